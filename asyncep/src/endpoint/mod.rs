@@ -1,0 +1,15 @@
+//! What the `#[async_endpoint]` attribute registers: one [`Endpoint`] record
+//! per annotated function, and the traits its generated code leans on.
+
+mod body;
+mod output;
+mod record;
+mod run;
+mod submission;
+
+pub(crate) use body::parse_raw;
+pub use body::{BodyError, JobBody};
+pub use output::HandlerOutput;
+pub use record::{Endpoint, Method, RunFn, ValidateFn};
+pub use run::Run;
+pub use submission::Submission;

@@ -1,0 +1,254 @@
+//! RFC 9457 problem details: every error asyncep answers with.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An `application/problem+json` error response (RFC 9457).
+///
+/// asyncep answers every refused request with one, and a `validate`
+/// function may return one too:
+///
+/// ```
+/// use asyncep::http::Problem;
+/// use axum::http::StatusCode;
+///
+/// let problem = Problem::new(StatusCode::FORBIDDEN, "reports of other teams are not yours to render");
+/// assert_eq!(problem.status(), StatusCode::FORBIDDEN);
+/// ```
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    kind: Cow<'static, str>,
+    title: Cow<'static, str>,
+    #[serde(serialize_with = "status_code")]
+    status: StatusCode,
+    detail: String,
+    #[serde(skip)]
+    retry_after: Option<Duration>,
+}
+
+fn status_code<S: serde::Serializer>(
+    status: &StatusCode,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u16(status.as_u16())
+}
+
+impl Problem {
+    /// A problem of the generic type `about:blank`, titled by its status.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            kind: Cow::Borrowed("about:blank"),
+            title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A problem of one of asyncep's own types, `urn:asyncep:problem:{slug}`.
+    fn typed(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind: Cow::Owned(format!("urn:asyncep:problem:{slug}")),
+            title: Cow::Borrowed(title),
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds a `Retry-After` header (whole seconds, at least 1).
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The problem type URI.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The explanation of this occurrence.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    pub(crate) fn invalid_body(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "The request body is not valid JSON",
+            detail,
+        )
+    }
+
+    pub(crate) fn unprocessable_body(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable-body",
+            "The request body does not match what the endpoint expects",
+            detail,
+        )
+    }
+
+    pub(crate) fn unsupported_media_type(found: Option<&str>) -> Self {
+        let detail = match found {
+            Some(found) => format!("expected `Content-Type: application/json`, found `{found}`"),
+            None => "expected `Content-Type: application/json`, found none".to_owned(),
+        };
+        Self::typed(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
+    }
+
+    pub(crate) fn body_too_large(limit: usize) -> Self {
+        Self::typed(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The request body is too large",
+            format!("the body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub(crate) fn unreadable_body(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "unreadable-body",
+            "The request body could not be read",
+            detail,
+        )
+    }
+
+    pub(crate) fn invalid_idempotency_key(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Invalid idempotency key",
+            detail,
+        )
+    }
+
+    pub(crate) fn idempotency_conflict(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "The idempotency key was used for another request",
+            detail,
+        )
+    }
+
+    pub(crate) fn invalid_job_id(text: &str) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "invalid-job-id",
+            "Invalid job id",
+            format!("`{text}` is not a job id; job ids are UUIDs"),
+        )
+    }
+
+    pub(crate) fn job_not_found(id: impl std::fmt::Display) -> Self {
+        Self::typed(
+            StatusCode::NOT_FOUND,
+            "job-not-found",
+            "Job not found",
+            format!("there is no job {id}; it may never have existed or it has expired"),
+        )
+    }
+
+    pub(crate) fn store_full(retry_after: Duration) -> Self {
+        Self::typed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-full",
+            "Too many jobs are waiting",
+            "the job store is full; try again later",
+        )
+        .retry_after(retry_after)
+    }
+
+    pub(crate) fn store_unavailable(retry_after: Duration) -> Self {
+        Self::typed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "The job store is unavailable",
+            "the job store cannot be reached; nothing was stored; try again later",
+        )
+        .retry_after(retry_after)
+    }
+
+    pub(crate) fn internal(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            detail,
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(after) = self.retry_after {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(after.as_secs().max(1)),
+            );
+        }
+        response
+    }
+}
+
+impl From<Problem> for Response {
+    fn from(problem: Problem) -> Self {
+        problem.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_the_rfc_9457_members() {
+        let problem = Problem::job_not_found("x");
+        let value = serde_json::to_value(&problem).unwrap();
+        assert_eq!(value["type"], "urn:asyncep:problem:job-not-found");
+        assert_eq!(value["title"], "Job not found");
+        assert_eq!(value["status"], 404);
+        assert!(value["detail"].as_str().unwrap().contains("no job x"));
+    }
+
+    #[test]
+    fn responds_with_problem_json_and_retry_after() {
+        let response = Problem::store_full(Duration::from_millis(10)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,202 @@
+//! The submit route of an endpoint: check, store, answer `202 Accepted`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tracing::{Instrument, debug, info_span};
+
+use super::idempotency::Idempotency;
+use super::status::store_problem;
+use super::{Problem, document};
+use crate::endpoint::{Endpoint, Submission, parse_raw};
+use crate::job::{Fingerprint, JobId, JobInput};
+use crate::runtime::Shared;
+use crate::store::{Created, NewJob};
+
+const MISSING_KEY_WARNING: HeaderValue = HeaderValue::from_static(
+    "299 asyncep \"send an Idempotency-Key or X-Async-Request-Id header so that a retried request cannot create a second job\"",
+);
+
+pub(super) async fn submit(
+    shared: Arc<Shared>,
+    endpoint: &'static Endpoint,
+    run_jobs: bool,
+    request: Request,
+) -> Response {
+    if run_jobs && !shared.workers.is_started() {
+        shared.workers.start(&shared);
+    }
+    let idempotency = match Idempotency::from_headers(request.headers()) {
+        Ok(idempotency) => idempotency,
+        Err(problem) => return problem.into_response(),
+    };
+    let id = idempotency.request_id.unwrap_or_default();
+    let span = info_span!("asyncep.submit", job.id = %id, job.name = endpoint.job);
+    accept(&shared, endpoint, request, id, idempotency)
+        .instrument(span)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn accept(
+    shared: &Shared,
+    endpoint: &'static Endpoint,
+    request: Request,
+    id: JobId,
+    idempotency: Idempotency,
+) -> Result<Response, Response> {
+    let (mut parts, body) = request.into_parts();
+    let route_params = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .map_err(IntoResponse::into_response)?
+        .iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let query = parts.uri.query().map(str::to_owned);
+    let headers = std::mem::take(&mut parts.headers);
+    let body = if endpoint.reads_body {
+        check_content_type(&headers)?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), &())
+            .await
+            .map_err(|rejection| body_problem(rejection, shared.config.body_limit))?;
+        Some(parse_raw(&bytes).map_err(Problem::from)?)
+    } else {
+        None
+    };
+    let submission = Submission {
+        body,
+        headers,
+        route_params,
+        query,
+        job_id: id,
+        job_name: endpoint.job,
+        states: shared.states.clone(),
+    };
+    match endpoint.validate {
+        Some(validate) => validate(&submission).await?,
+        None => (endpoint.check)(&submission)?,
+    }
+    let input = JobInput {
+        headers: stored_headers(&submission.headers, &shared.config.redacted_headers),
+        body: submission.body,
+        route_params: submission.route_params,
+        query: submission.query,
+    };
+    let fingerprint = idempotency
+        .is_requested()
+        .then(|| Fingerprint::of(endpoint.job, &input));
+    let created = shared
+        .store
+        .create(NewJob {
+            id,
+            name: endpoint.job.into(),
+            max_retries: endpoint.retries.unwrap_or(shared.config.retries),
+            input,
+            idempotency_key: idempotency.key,
+            fingerprint,
+        })
+        .await
+        .map_err(|error| store_problem(&error).into_response())?;
+    if let Created::Existing(job) = &created {
+        debug!(existing = %job.id, "repeated request; answering with the existing job");
+    }
+    let job = created.job();
+    let mut response = document(StatusCode::ACCEPTED, job);
+    let headers = response.headers_mut();
+    let location = format!("{}/{}", shared.config.job_prefix, job.id);
+    if let Ok(location) = HeaderValue::try_from(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if fingerprint.is_none() {
+        headers.insert(header::WARNING, MISSING_KEY_WARNING);
+    }
+    Ok(response)
+}
+
+/// `application/json`, or any `application/*+json`, with parameters.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(Problem::unsupported_media_type(None));
+    };
+    let text = value.to_str().unwrap_or("");
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(Problem::unsupported_media_type(Some(text)))
+    }
+}
+
+fn body_problem(rejection: BytesRejection, limit: usize) -> Problem {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::body_too_large(limit)
+    } else {
+        Problem::unreadable_body(rejection.body_text())
+    }
+}
+
+/// The headers kept with the job: all but the redacted ones.
+fn stored_headers(headers: &HeaderMap, redacted: &[String]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !redacted.iter().any(|r| r == name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types_are_accepted() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, ok.parse().unwrap());
+            assert!(check_content_type(&headers).is_ok(), "{ok}");
+        }
+        for bad in ["text/plain", "application/jsonx", "multipart/form-data"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, bad.parse().unwrap());
+            assert_eq!(
+                check_content_type(&headers).unwrap_err().status(),
+                415,
+                "{bad}"
+            );
+        }
+        assert!(check_content_type(&HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn redacted_headers_are_not_stored() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer secret".parse().unwrap());
+        headers.insert("x-trace", "abc".parse().unwrap());
+        let stored = stored_headers(&headers, &["authorization".to_owned()]);
+        assert_eq!(stored, [("x-trace".to_owned(), "abc".to_owned())]);
+    }
+}

@@ -1,0 +1,16 @@
+//! The job model: what a job is, what states it moves through, and the
+//! record of each run.
+
+mod document;
+mod error;
+mod id;
+mod input;
+mod status;
+mod time;
+
+pub use document::{Attempt, Job, RawJson};
+pub use error::{ErrorInfo, JobError};
+pub use id::JobId;
+pub use input::{Fingerprint, JobInput};
+pub use status::{AttemptStatus, JobStatus};
+pub use time::Timestamp;

@@ -1,0 +1,59 @@
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+use crate::job::JobId;
+
+/// Why a store operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store holds as many jobs as it may; try again later.
+    Full {
+        /// A hint for the client's `Retry-After`.
+        retry_after: Duration,
+    },
+    /// The job id or idempotency key belongs to a different request.
+    IdempotencyConflict {
+        /// The job the key already names.
+        existing: JobId,
+    },
+    /// The lease is no longer the job's (it expired and the job moved on).
+    LeaseLost {
+        /// The job whose lease was lost.
+        id: JobId,
+    },
+    /// The backend cannot be reached; nothing was written.
+    Unavailable {
+        /// A hint for the client's `Retry-After`.
+        retry_after: Duration,
+        /// What the backend said.
+        source: Box<dyn Error + Send + Sync>,
+    },
+    /// The backend answered with something asyncep did not write.
+    Corrupt(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full { .. } => f.write_str("the job store is full"),
+            Self::IdempotencyConflict { existing } => write!(
+                f,
+                "the idempotency key already belongs to job {existing}, submitted with another request"
+            ),
+            Self::LeaseLost { id } => write!(f, "the lease on job {id} was lost"),
+            Self::Unavailable { source, .. } => write!(f, "the job store is unavailable: {source}"),
+            Self::Corrupt(what) => write!(f, "the job store holds unreadable data: {what}"),
+        }
+    }
+}
+
+impl Error for StoreError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Unavailable { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+}
