@@ -1,0 +1,487 @@
+//! The store conformance suite: what every [`JobStore`] must do, written once
+//! and run against each store by [`store_conformance!`](crate::store_conformance).
+//!
+//! Each case takes a fresh, empty store. Names are unique per case so that a
+//! shared backend (one Redis) can run cases side by side.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncep::job::{
+    Attempt, AttemptStatus, ErrorInfo, Fingerprint, JobId, JobInput, JobStatus, RawJson, Timestamp,
+};
+use asyncep::store::{
+    Claim, ClaimedJob, Created, JobNames, JobStore, NewJob, Next, Outcome, StoreError,
+};
+
+use crate::wait_until;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Runs every conformance case as its own test against the store that
+/// `$make` (an async expression) builds.
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@cases $make;
+            create_then_get, get_of_an_unknown_id_is_none, repeated_key_returns_the_first_job,
+            repeated_id_returns_the_first_job, concurrent_duplicates_create_one_job,
+            claims_oldest_first_and_only_named_jobs, each_job_is_claimed_once,
+            complete_stores_the_result, fail_stores_the_error, retry_schedules_and_becomes_due,
+            requeue_keeps_the_retry_count, renew_extends_the_lease, expired_leases_are_recovered,
+            a_zombie_cannot_overwrite_the_new_owner, waiting_workers_wake_on_new_work,
+            input_reaches_the_worker_intact,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store: ::std::sync::Arc<dyn ::asyncep::store::JobStore> = $make;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+fn unique(prefix: &str) -> Cow<'static, str> {
+    Cow::Owned(format!("{prefix}-{}", JobId::new()))
+}
+
+fn input(body: &str) -> JobInput {
+    JobInput {
+        body: Some(serde_json::value::RawValue::from_string(body.to_owned()).unwrap()),
+        headers: vec![("x-trace".into(), "t1".into())],
+        route_params: vec![("id".into(), "7".into())],
+        query: Some("a=1&a=2".into()),
+    }
+}
+
+fn new_job(name: &Cow<'static, str>) -> NewJob {
+    NewJob {
+        id: JobId::new(),
+        name: name.clone(),
+        max_retries: 2,
+        input: input("{}"),
+        idempotency_key: None,
+        fingerprint: None,
+    }
+}
+
+fn keyed(name: &Cow<'static, str>, key: &str, body: &str) -> NewJob {
+    let input = input(body);
+    NewJob {
+        fingerprint: Some(Fingerprint::of(name, &input)),
+        idempotency_key: Some(key.to_owned()),
+        input,
+        ..new_job(name)
+    }
+}
+
+async fn create(store: &dyn JobStore, job: NewJob) -> JobId {
+    match store.create(job).await.expect("create") {
+        Created::New(job) => job.id,
+        Created::Existing(job) => panic!("expected a new job, got existing {}", job.id),
+    }
+}
+
+async fn claim(store: &dyn JobStore, names: &JobNames) -> Option<ClaimedJob> {
+    match store.claim(names, LEASE).await.expect("claim") {
+        Claim::Job(job) => Some(*job),
+        Claim::Idle { .. } => None,
+    }
+}
+
+fn names(names: &[&Cow<'static, str>]) -> JobNames {
+    JobNames::new(names.iter().map(|name| (*name).clone()))
+}
+
+fn attempt(job: &ClaimedJob, status: AttemptStatus) -> Attempt {
+    let now = Timestamp::now();
+    Attempt {
+        attempt: job.attempt,
+        status,
+        started_at: now,
+        finished_at: now,
+        result: (status == AttemptStatus::Succeeded)
+            .then(|| RawJson::from_text("{\"ok\":true}").unwrap()),
+        error: (status != AttemptStatus::Succeeded).then(|| ErrorInfo::new("boom", "it broke")),
+    }
+}
+
+async fn finish(store: &dyn JobStore, job: &ClaimedJob, status: AttemptStatus, next: Next) {
+    let outcome = Outcome {
+        attempt: attempt(job, status),
+        next,
+    };
+    store.finish(&job.lease, outcome).await.expect("finish");
+}
+
+/// A new job reads back `Queued`, with no attempts.
+pub async fn create_then_get(store: Arc<dyn JobStore>) {
+    let name = unique("create");
+    let id = create(&*store, new_job(&name)).await;
+    let job = store.get(id).await.unwrap().expect("the job is stored");
+    assert_eq!(job.id, id);
+    assert_eq!(job.name, name);
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!((job.retry_count, job.max_retries), (0, 2));
+    assert!(job.attempts.is_empty() && job.result.is_none() && job.error.is_none());
+    assert!(job.started_at.is_none() && job.completed_at.is_none());
+}
+
+/// An id never stored reads as `None`, not as an error.
+pub async fn get_of_an_unknown_id_is_none(store: Arc<dyn JobStore>) {
+    assert!(store.get(JobId::new()).await.unwrap().is_none());
+}
+
+/// The same key and request return the first job; another request with the
+/// key is a conflict, and creates nothing.
+pub async fn repeated_key_returns_the_first_job(store: Arc<dyn JobStore>) {
+    let name = unique("key");
+    let key = format!("key-{}", JobId::new());
+    let first = create(&*store, keyed(&name, &key, "{\"n\":1}")).await;
+    match store.create(keyed(&name, &key, "{\"n\":1}")).await.unwrap() {
+        Created::Existing(job) => assert_eq!(job.id, first),
+        Created::New(job) => panic!("a second job {} was created", job.id),
+    }
+    let conflict = keyed(&name, &key, "{\"n\":2}");
+    let conflict_id = conflict.id;
+    match store.create(conflict).await {
+        Err(StoreError::IdempotencyConflict { existing }) => assert_eq!(existing, first),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store.get(conflict_id).await.unwrap().is_none());
+}
+
+/// A client-chosen id sent again acts as an idempotency key.
+pub async fn repeated_id_returns_the_first_job(store: Arc<dyn JobStore>) {
+    let name = unique("id");
+    let input = input("{}");
+    let fingerprint = Some(Fingerprint::of(&name, &input));
+    let job = NewJob {
+        fingerprint,
+        input,
+        ..new_job(&name)
+    };
+    let id = job.id;
+    create(&*store, job).await;
+    let again = NewJob {
+        id,
+        fingerprint,
+        ..new_job(&name)
+    };
+    assert!(matches!(store.create(again).await.unwrap(), Created::Existing(job) if job.id == id));
+    let other = NewJob {
+        id,
+        fingerprint: Some(Fingerprint([9; 16])),
+        ..new_job(&name)
+    };
+    assert!(
+        matches!(store.create(other).await, Err(StoreError::IdempotencyConflict { existing }) if existing == id)
+    );
+}
+
+/// Fifty concurrent creates with one key make one job.
+pub async fn concurrent_duplicates_create_one_job(store: Arc<dyn JobStore>) {
+    let name = unique("race");
+    let key = format!("race-{}", JobId::new());
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (store, name, key) = (store.clone(), name.clone(), key.clone());
+            tokio::spawn(async move { store.create(keyed(&name, &key, "{}")).await.unwrap() })
+        })
+        .collect();
+    let mut new = 0;
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let created = task.await.unwrap();
+        new += usize::from(matches!(created, Created::New(_)));
+        ids.insert(created.job().id);
+    }
+    assert_eq!((new, ids.len()), (1, 1));
+    let names = names(&[&name]);
+    assert!(claim(&*store, &names).await.is_some());
+    assert!(
+        claim(&*store, &names).await.is_none(),
+        "only one job was queued"
+    );
+}
+
+/// Claims go oldest first, and only to workers that run the job's name.
+pub async fn claims_oldest_first_and_only_named_jobs(store: Arc<dyn JobStore>) {
+    let (a, b) = (unique("a"), unique("b"));
+    let a1 = create(&*store, new_job(&a)).await;
+    let b1 = create(&*store, new_job(&b)).await;
+    let a2 = create(&*store, new_job(&a)).await;
+    let only_a = names(&[&a]);
+    let first = claim(&*store, &only_a).await.unwrap();
+    assert_eq!(
+        (first.id, first.attempt, first.name.clone()),
+        (a1, 1, a.clone())
+    );
+    assert_eq!(claim(&*store, &only_a).await.unwrap().id, a2);
+    assert!(claim(&*store, &only_a).await.is_none());
+    assert_eq!(claim(&*store, &names(&[&a, &b])).await.unwrap().id, b1);
+    let job = store.get(a1).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::InProgress);
+    assert!(job.started_at.is_some());
+}
+
+/// Concurrent claimers never get the same job.
+pub async fn each_job_is_claimed_once(store: Arc<dyn JobStore>) {
+    let name = unique("once");
+    let mut created = HashSet::new();
+    for _ in 0..40 {
+        created.insert(create(&*store, new_job(&name)).await);
+    }
+    let names = names(&[&name]);
+    let claimers: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, names) = (store.clone(), names.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(job) = claim(&*store, &names).await {
+                    got.push(job.id);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.unwrap());
+    }
+    let unique_claims: HashSet<_> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), 40, "every job claimed once");
+    assert_eq!(unique_claims, created);
+}
+
+/// Completing stores the result and the attempt; the lease is spent.
+pub async fn complete_stores_the_result(store: Arc<dyn JobStore>) {
+    let name = unique("complete");
+    let id = create(&*store, new_job(&name)).await;
+    let job = claim(&*store, &names(&[&name])).await.unwrap();
+    finish(&*store, &job, AttemptStatus::Succeeded, Next::Complete).await;
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Completed);
+    assert_eq!(
+        stored.result.as_ref().map(RawJson::get),
+        Some("{\"ok\":true}")
+    );
+    assert!(stored.completed_at.is_some());
+    assert_eq!(stored.attempts.len(), 1);
+    assert_eq!(stored.attempts[0].status, AttemptStatus::Succeeded);
+    let again = Outcome {
+        attempt: attempt(&job, AttemptStatus::Succeeded),
+        next: Next::Complete,
+    };
+    assert!(matches!(
+        store.finish(&job.lease, again).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+}
+
+/// Failing stores the error; the job is not claimable again.
+pub async fn fail_stores_the_error(store: Arc<dyn JobStore>) {
+    let name = unique("fail");
+    let id = create(&*store, new_job(&name)).await;
+    let job = claim(&*store, &names(&[&name])).await.unwrap();
+    finish(&*store, &job, AttemptStatus::Failed, Next::Fail).await;
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(stored.error, Some(ErrorInfo::new("boom", "it broke")));
+    assert!(stored.result.is_none());
+    assert!(claim(&*store, &names(&[&name])).await.is_none());
+}
+
+/// A retry is `Scheduled` until due, then claimable as the next attempt.
+pub async fn retry_schedules_and_becomes_due(store: Arc<dyn JobStore>) {
+    let name = unique("retry");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let job = claim(&*store, &names).await.unwrap();
+    let delay = Duration::from_millis(300);
+    finish(
+        &*store,
+        &job,
+        AttemptStatus::Failed,
+        Next::Retry { after: delay },
+    )
+    .await;
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Scheduled);
+    assert_eq!(stored.retry_count, 1);
+    assert!(stored.next_attempt_at.is_some());
+    match store.claim(&names, LEASE).await.unwrap() {
+        Claim::Idle { next_due } => {
+            assert!(next_due.is_some(), "the store tells when the retry is due")
+        }
+        Claim::Job(_) => panic!("a retry was claimable before it was due"),
+    }
+    let mut again = None;
+    assert!(
+        wait_until(Duration::from_secs(10), async || {
+            again = claim(&*store, &names).await;
+            again.is_some()
+        })
+        .await
+    );
+    let again = again.unwrap();
+    assert_eq!((again.id, again.attempt, again.retry_count), (id, 2, 1));
+    assert_ne!(
+        again.lease.token, job.lease.token,
+        "a new claim has a new fencing token"
+    );
+    assert!(
+        store
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_attempt_at
+            .is_none()
+    );
+}
+
+/// An interrupted attempt requeues at once, without using a retry.
+pub async fn requeue_keeps_the_retry_count(store: Arc<dyn JobStore>) {
+    let name = unique("requeue");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let job = claim(&*store, &names).await.unwrap();
+    finish(&*store, &job, AttemptStatus::Interrupted, Next::Requeue).await;
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.retry_count), (JobStatus::Queued, 0));
+    let again = claim(&*store, &names).await.unwrap();
+    assert_eq!((again.id, again.attempt), (id, 2));
+}
+
+/// Renewing pushes the lease's end forward and keeps its token.
+pub async fn renew_extends_the_lease(store: Arc<dyn JobStore>) {
+    let name = unique("renew");
+    create(&*store, new_job(&name)).await;
+    let job = claim(&*store, &names(&[&name])).await.unwrap();
+    let renewed = store
+        .renew(&job.lease, Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(renewed.token, job.lease.token);
+    assert!(renewed.expires_at > job.lease.expires_at);
+}
+
+/// A job whose lease ran out goes back to the queue with an `Interrupted`
+/// attempt, and the next claim is attempt 2.
+pub async fn expired_leases_are_recovered(store: Arc<dyn JobStore>) {
+    let name = unique("expire");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let ClaimedJob { lease, .. } = match store
+        .claim(&names, Duration::from_millis(50))
+        .await
+        .unwrap()
+    {
+        Claim::Job(job) => *job,
+        Claim::Idle { .. } => panic!("nothing to claim"),
+    };
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let mut recovered = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(10), async || {
+            recovered.extend(store.recover_expired().await.unwrap());
+            recovered.contains(&id)
+        })
+        .await
+    );
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Queued);
+    assert_eq!(stored.attempts.len(), 1);
+    assert_eq!(stored.attempts[0].status, AttemptStatus::Interrupted);
+    assert_eq!(stored.retry_count, 0, "an interruption is not a retry");
+    let again = claim(&*store, &names).await.unwrap();
+    assert_eq!((again.id, again.attempt), (id, 2));
+    assert!(again.lease.token != lease.token);
+}
+
+/// Once a lease is lost, its holder can neither renew nor finish.
+pub async fn a_zombie_cannot_overwrite_the_new_owner(store: Arc<dyn JobStore>) {
+    let name = unique("zombie");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let zombie = match store
+        .claim(&names, Duration::from_millis(50))
+        .await
+        .unwrap()
+    {
+        Claim::Job(job) => *job,
+        Claim::Idle { .. } => panic!("nothing to claim"),
+    };
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        wait_until(Duration::from_secs(10), async || {
+            store.recover_expired().await.unwrap().contains(&id)
+        })
+        .await
+    );
+    let owner = claim(&*store, &names).await.unwrap();
+    assert!(matches!(
+        store.renew(&zombie.lease, LEASE).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    let late = Outcome {
+        attempt: attempt(&zombie, AttemptStatus::Failed),
+        next: Next::Fail,
+    };
+    assert!(matches!(
+        store.finish(&zombie.lease, late).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    finish(&*store, &owner, AttemptStatus::Succeeded, Next::Complete).await;
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Completed);
+    assert_eq!(
+        stored.attempts.len(),
+        2,
+        "the zombie's attempt was not recorded"
+    );
+}
+
+/// A waiting worker returns soon after work arrives, long before its timeout.
+pub async fn waiting_workers_wake_on_new_work(store: Arc<dyn JobStore>) {
+    let name = unique("wake");
+    let names = names(&[&name]);
+    let waiter = {
+        let (store, names) = (store.clone(), names.clone());
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            store.wait_for_work(&names, Duration::from_secs(60)).await;
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    create(&*store, new_job(&name)).await;
+    let waited = tokio::time::timeout(Duration::from_secs(30), waiter)
+        .await
+        .expect("the waiter woke up")
+        .unwrap();
+    assert!(waited < Duration::from_secs(30));
+}
+
+/// What the job was submitted with reaches the worker unchanged.
+pub async fn input_reaches_the_worker_intact(store: Arc<dyn JobStore>) {
+    let name = unique("input");
+    let mut job = new_job(&name);
+    job.input = input("{\"title\":\"Q3 \\u00e9\",\"n\":[1,2]}");
+    create(&*store, job).await;
+    let claimed = claim(&*store, &names(&[&name])).await.unwrap();
+    let input = &claimed.input;
+    assert_eq!(
+        input.body.as_ref().unwrap().get(),
+        "{\"title\":\"Q3 \\u00e9\",\"n\":[1,2]}"
+    );
+    assert_eq!(input.headers, [("x-trace".to_owned(), "t1".to_owned())]);
+    assert_eq!(input.route_params, [("id".to_owned(), "7".to_owned())]);
+    assert_eq!(input.query.as_deref(), Some("a=1&a=2"));
+}

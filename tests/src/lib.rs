@@ -1,0 +1,7 @@
+//! Shared pieces of asyncep's integration tests: a test server that speaks
+//! real HTTP on loopback, and the store conformance suite.
+
+pub mod conformance;
+mod server;
+
+pub use server::{TestServer, wait_until};

@@ -1,0 +1,111 @@
+use std::time::Duration;
+
+use asyncep::{Runtime, RuntimeBuilder};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+/// How long a test waits for a job before it fails: generous, because CI
+/// machines are slow and shared. Nothing here measures speed.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A runtime served over real HTTP on 127.0.0.1.
+#[derive(Debug)]
+pub struct TestServer {
+    /// `http://127.0.0.1:port`
+    pub base: String,
+    /// A client without a connection limit.
+    pub client: reqwest::Client,
+    /// The runtime behind the server.
+    pub runtime: Runtime,
+}
+
+impl TestServer {
+    /// Serves `runtime.mount(Router::new())`.
+    pub async fn start(builder: RuntimeBuilder) -> Self {
+        let runtime = builder.build().expect("the test runtime builds");
+        Self::serve(runtime.clone(), runtime.mount(axum::Router::new())).await
+    }
+
+    /// Serves any router (for the API-only and default-runtime cases).
+    pub async fn serve(runtime: Runtime, app: axum::Router) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            runtime,
+        }
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Submits with a JSON body and returns the accepted job's id.
+    pub async fn submit(&self, path: &str, body: &Value) -> String {
+        let response = self.post_json(path, body).await;
+        assert_eq!(response.status(), 202, "submit {path}");
+        let job: Value = response.json().await.expect("a job document");
+        job["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// `GET /jobs/{id}` as JSON.
+    pub async fn job(&self, id: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(&format!("/jobs/{id}")))
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), 200, "GET /jobs/{id}");
+        response.json().await.expect("a job document")
+    }
+
+    /// Polls the job until `done` holds of its document.
+    pub async fn wait_for(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let reached = wait_until(PATIENCE, async || {
+            last = self.job(id).await;
+            done(&last)
+        })
+        .await;
+        assert!(
+            reached,
+            "job {id} did not reach the expected state; last seen: {last:#}"
+        );
+        last
+    }
+
+    /// Polls the job until its status is `status`.
+    pub async fn wait_for_status(&self, id: &str, status: &str) -> Value {
+        self.wait_for(id, |job| job["status"] == status).await
+    }
+}
+
+/// Checks `condition` every 10 ms until it holds or `patience` runs out.
+pub async fn wait_until(patience: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

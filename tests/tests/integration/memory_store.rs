@@ -1,0 +1,3 @@
+//! The store conformance suite against the memory store.
+
+asyncep_tests::store_conformance!(::std::sync::Arc::new(::asyncep::store::MemoryStore::new()));
