@@ -50,7 +50,7 @@ impl Method {
 }
 
 /// `#[async_endpoint(...)]`'s arguments, checked.
-#[derive(Debug)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct EndpointArgs {
     pub(crate) job: LitStr,
     pub(crate) method: Method,
@@ -107,7 +107,7 @@ impl Parse for Arg {
             )
         })?;
         let expect = |what: &str| {
-            let message = format!("expected {what} after `{name} =`");
+            let message = format!("`{name}` takes {what}");
             move |error: syn::Error| syn::Error::new(error.span(), message)
         };
         Ok(match name.as_str() {
@@ -159,7 +159,8 @@ impl EndpointArgs {
         let mut errors = Errors::default();
         let mut seen: Vec<String> = Vec::new();
         let mut job = None;
-        let mut method: Option<(Ident, Method, LitStr)> = None;
+        let mut method: Option<(Ident, Method)> = None;
+        let mut route = None;
         let (mut retries, mut timeout, mut backoff, mut validate) = (None, None, None, None);
         for arg in args {
             let key = arg.key().to_string();
@@ -178,12 +179,15 @@ impl EndpointArgs {
                     }
                     job = Some(name);
                 }
-                Arg::Method(key, new, route) => match &method {
+                Arg::Method(key, new, literal) => match &method {
                     Some((first, ..)) => errors.push(syn::Error::new(
                         key.span(),
                         format!("an endpoint has one method, and `{first}` is already given; remove `{key}`"),
                     )),
-                    None => method = Some((key, new, route)),
+                    None => {
+                        route = errors.take(route::parse(&literal));
+                        method = Some((key, new));
+                    }
                 },
                 Arg::Retries(_, value) => retries = errors.take(value.base10_parse::<u32>()),
                 Arg::Timeout(_, value) => {
@@ -193,9 +197,6 @@ impl EndpointArgs {
                 Arg::Validate(_, path) => validate = Some(path),
             }
         }
-        let route = method
-            .as_ref()
-            .and_then(|(_, _, route)| errors.take(route::parse(route)));
         if job.is_none() {
             errors.push(syn::Error::new(
                 Span::call_site(),
@@ -209,7 +210,7 @@ impl EndpointArgs {
             ));
         }
         errors.finish()?;
-        let (Some(job), Some((_, method, _)), Some(route)) = (job, method, route) else {
+        let (Some(job), Some((_, method)), Some(route)) = (job, method, route) else {
             unreachable!("every missing piece was reported above");
         };
         Ok(Self {
@@ -296,7 +297,8 @@ mod tests {
     #[test]
     fn refuses_values_of_the_wrong_kind() {
         assert!(
-            error(quote::quote!(job = "a", post = "/", retries = "3")).contains("a whole number")
+            error(quote::quote!(job = "a", post = "/", retries = "3"))
+                .contains("`retries` takes a whole number")
         );
         assert!(
             error(quote::quote!(job = "a", post = "/", timeout = "0s"))

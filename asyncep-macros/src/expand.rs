@@ -22,15 +22,24 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
     let job = &args.job;
     let route = &args.route.axum;
     let method = Ident::new(args.method.variant(), Span::call_site());
+    let spec = quote!(<__Spec as #rt::EndpointSpec>);
+
+    // The one place each user type is named: a wrong type is one error, on
+    // the user's own token.
     let body = match &sig.body {
-        Some(ty) => quote!(#ty),
-        None => quote!(#rt::NoBody),
+        Some(ty) => quote_spanned!(ty.span()=> type Body = #ty;),
+        None => quote!(type Body = #rt::NoBody;),
     };
-    let body_span = sig
-        .body
-        .as_ref()
-        .map_or_else(Span::call_site, |ty| ty.span());
     let output = &sig.output;
+    let output = quote_spanned!(output.span()=> type Output = #output;);
+    let (extra, extra_arg) = match &sig.extra {
+        Some(ty) => (
+            quote_spanned!(ty.span()=> type Extra = #ty;),
+            quote!(, #spec::extra(&__run)?),
+        ),
+        None => (quote!(type Extra = #rt::NoExtra;), quote!()),
+    };
+
     let retries = option(args.retries.map(|n| quote!(#n)));
     let millis = |d: std::time::Duration| {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
@@ -38,24 +47,6 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
     };
     let timeout = option(args.timeout.map(millis));
     let backoff = option(args.backoff.map(millis));
-
-    let body_check = quote_spanned!(body_span=> const _: () = #rt::assert_body::<#body>(););
-    let output_check =
-        quote_spanned!(output.span()=> const _: () = #rt::assert_output::<#output>(););
-    let (extra_check, extra_value, extra_arg, state) = match &sig.extra {
-        Some(ty) => (
-            quote_spanned!(ty.span()=> const _: () = #rt::assert_argument::<#ty>();),
-            quote!(let __extra = __run.argument::<#ty>()?;),
-            quote!(, __extra),
-            quote!(::core::option::Option::Some(<#ty as #rt::FromStates>::requirement)),
-        ),
-        None => (
-            quote!(),
-            quote!(),
-            quote!(),
-            quote!(::core::option::Option::None),
-        ),
-    };
     let (validate_fn, validate) = match &args.validate {
         Some(path) => (
             quote! {
@@ -63,7 +54,7 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
                     __submission: &#rt::Submission,
                 ) -> #rt::BoxFuture<'_, ::core::result::Result<(), #rt::Response>> {
                     ::std::boxed::Box::pin(async move {
-                        let __ctx = __submission.context::<#body>().map_err(#rt::reject)?;
+                        let __ctx = #spec::validation_context(__submission).map_err(#rt::reject)?;
                         #path(&__ctx).await.map_err(#rt::reject)
                     })
                 }
@@ -77,12 +68,12 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
         #item
 
         const _: () = {
-            #body_check
-            #output_check
-            #extra_check
+            struct __Spec;
 
-            fn __check(__submission: &#rt::Submission) -> ::core::result::Result<(), #rt::Problem> {
-                __submission.check::<#body>()
+            impl #rt::EndpointSpec for __Spec {
+                #body
+                #output
+                #extra
             }
 
             #validate_fn
@@ -91,9 +82,8 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
                 __run: #rt::Run,
             ) -> #rt::BoxFuture<'static, ::core::result::Result<#rt::RawJson, #rt::JobError>> {
                 ::std::boxed::Box::pin(async move {
-                    #extra_value
-                    let __ctx = __run.context::<#body>()?;
-                    #rt::HandlerOutput::into_outcome(#handler(__ctx #extra_arg).await)
+                    let __ctx = #spec::context(&__run)?;
+                    #spec::outcome(#handler(__ctx #extra_arg).await)
                 })
             }
 
@@ -105,11 +95,11 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
                     retries: #retries,
                     timeout: #timeout,
                     backoff: #backoff,
-                    reads_body: <#body as #rt::JobBody>::READS_BODY,
-                    check: __check,
+                    reads_body: #spec::READS_BODY,
+                    check: #spec::check,
                     validate: #validate,
                     run: __run,
-                    state: #state,
+                    state: #spec::state,
                     handler: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#handler)),
                     file: ::core::file!(),
                     line: ::core::line!(),

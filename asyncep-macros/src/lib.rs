@@ -16,7 +16,7 @@ use syn::parse::Parser;
 
 /// Turns an `async fn` into an asynchronous request-reply endpoint.
 ///
-/// ```ignore
+/// ```text
 /// #[async_endpoint(job = "render-report", post = "/reports/<id>", retries = 3, timeout = "30s", backoff = "2s")]
 /// async fn render(ctx: AsyncContext<ReportRequest>) -> Result<Report, JobError> { ... }
 /// ```

@@ -7,7 +7,7 @@ use crate::diag::Errors;
 use crate::signature::Signature;
 
 /// Everything the expansion needs, and nothing it must re-check.
-#[derive(Debug)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct Endpoint {
     pub(crate) args: EndpointArgs,
     pub(crate) signature: Signature,

@@ -4,7 +4,7 @@
 use syn::LitStr;
 
 /// A checked route, in axum's syntax.
-#[derive(Debug)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct RoutePath {
     /// The route as axum wants it: `/reports/{id}`.
     pub(crate) axum: String,

@@ -6,7 +6,7 @@ use syn::{FnArg, GenericArgument, Ident, ItemFn, PathArguments, ReturnType, Type
 use crate::diag::Errors;
 
 /// What the generated code needs to know of the handler.
-#[derive(Debug)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct Signature {
     pub(crate) name: Ident,
     /// `T` of `AsyncContext<T>`; `None` for plain `AsyncContext`.
@@ -31,8 +31,8 @@ impl Signature {
             ));
         }
         if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-            errors.push(syn::Error::new(
-                sig.generics.span(),
+            errors.push(syn::Error::new_spanned(
+                &sig.generics,
                 "an async endpoint cannot be generic: the job runner must know every type",
             ));
         }
@@ -58,8 +58,8 @@ impl Signature {
                 None
             }
             Some(FnArg::Receiver(receiver)) => {
-                errors.push(syn::Error::new(
-                    receiver.span(),
+                errors.push(syn::Error::new_spanned(
+                    receiver,
                     "an async endpoint cannot take `self`: make it a free function",
                 ));
                 None
@@ -78,8 +78,8 @@ impl Signature {
             None => None,
         };
         for arg in inputs {
-            errors.push(syn::Error::new(
-                arg.span(),
+            errors.push(syn::Error::new_spanned(
+                arg,
                 format!("too many arguments: {SHAPE}"),
             ));
         }
@@ -106,8 +106,8 @@ impl Signature {
 /// `AsyncContext` → `None`; `AsyncContext<T>` → `Some(T)`.
 fn context_body(ty: &Type) -> syn::Result<Option<Type>> {
     let wrong = || {
-        syn::Error::new(
-            ty.span(),
+        syn::Error::new_spanned(
+            ty,
             "the first argument must be `AsyncContext<T>` (a JSON body of type `T`) or `AsyncContext` (no body)",
         )
     };
@@ -149,8 +149,8 @@ fn result_type(ty: &Type) -> syn::Result<Type> {
     if is_result {
         Ok(ty.clone())
     } else {
-        Err(syn::Error::new(
-            ty.span(),
+        Err(syn::Error::new_spanned(
+            ty,
             "an async endpoint returns `Result<R, E>` (`R: Serialize`, `E: Display`), so that failures can be recorded and retried",
         ))
     }

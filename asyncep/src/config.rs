@@ -73,9 +73,10 @@ impl Default for Config {
 /// ```
 ///
 /// Every setting has an environment variable, read by
-/// [`from_env`](Self::from_env) (and by [`asyncep::mount`](crate::mount)),
+/// [`with_env`](Self::with_env) (and by [`asyncep::mount`](crate::mount)),
 /// so operators can tune a deployment without a code change.
 #[must_use]
+#[derive(Default)]
 pub struct RuntimeBuilder {
     config: Config,
     store: Option<Arc<dyn JobStore>>,
@@ -89,16 +90,6 @@ impl fmt::Debug for RuntimeBuilder {
             .field("custom_store", &self.store.is_some())
             .field("states", &self.states)
             .finish()
-    }
-}
-
-impl Default for RuntimeBuilder {
-    fn default() -> Self {
-        Self {
-            config: Config::default(),
-            store: None,
-            states: States::default(),
-        }
     }
 }
 
@@ -213,11 +204,11 @@ impl RuntimeBuilder {
     /// | `ASYNCEP_MEMORY_CAPACITY` | jobs the memory store holds | `1000000` |
     /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-token,x-secret` |
     /// | `ASYNCEP_STORE_URL` | the store: `memory` (default) | `memory` |
-    pub fn from_env(self) -> Result<Self, ConfigError> {
-        self.from_vars(|name| std::env::var(name).ok())
+    pub fn with_env(self) -> Result<Self, ConfigError> {
+        self.with_vars(|name| std::env::var(name).ok())
     }
 
-    pub(crate) fn from_vars(
+    pub(crate) fn with_vars(
         mut self,
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
@@ -424,7 +415,7 @@ mod tests {
     #[test]
     fn reads_the_environment() {
         let builder = RuntimeBuilder::default()
-            .from_vars(env(&[
+            .with_vars(env(&[
                 ("ASYNCEP_WORKERS", "0"),
                 ("ASYNCEP_SHUTDOWN_GRACE", "1m30s"),
                 ("ASYNCEP_LEASE", "5s"),
@@ -451,14 +442,14 @@ mod tests {
     #[test]
     fn names_the_variable_that_is_wrong() {
         let error = RuntimeBuilder::default()
-            .from_vars(env(&[("ASYNCEP_SHUTDOWN_GRACE", "soon")]))
+            .with_vars(env(&[("ASYNCEP_SHUTDOWN_GRACE", "soon")]))
             .unwrap_err();
         assert_eq!(
             error.to_string(),
             "ASYNCEP_SHUTDOWN_GRACE=\"soon\" is not valid: expected a duration such as `500ms`, `30s` or `5m`"
         );
         let error = RuntimeBuilder::default()
-            .from_vars(env(&[("ASYNCEP_STORE_URL", "mongodb://x")]))
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "mongodb://x")]))
             .unwrap_err();
         assert!(
             error.to_string().starts_with("ASYNCEP_STORE_URL="),

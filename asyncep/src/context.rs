@@ -199,8 +199,23 @@ pub trait FromStates: Sized {
     /// Takes the argument from the runtime's states.
     fn from_states(states: &States) -> Option<Self>;
 
-    /// What [`from_states`](Self::from_states) needs.
-    fn requirement() -> StateRequirement;
+    /// What [`from_states`](Self::from_states) needs, if anything.
+    fn requirement() -> Option<StateRequirement>;
+}
+
+/// The "second argument" of a handler that takes none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoExtra;
+
+#[diagnostic::do_not_recommend]
+impl FromStates for NoExtra {
+    fn from_states(_: &States) -> Option<Self> {
+        Some(NoExtra)
+    }
+
+    fn requirement() -> Option<StateRequirement> {
+        None
+    }
 }
 
 impl<S: Clone + Send + Sync + 'static> FromStates for State<S> {
@@ -208,11 +223,11 @@ impl<S: Clone + Send + Sync + 'static> FromStates for State<S> {
         states.get::<S>().cloned().map(State)
     }
 
-    fn requirement() -> StateRequirement {
-        StateRequirement {
+    fn requirement() -> Option<StateRequirement> {
+        Some(StateRequirement {
             type_id: TypeId::of::<S>(),
             type_name: std::any::type_name::<S>(),
-        }
+        })
     }
 }
 
@@ -228,6 +243,7 @@ mod tests {
         assert!(states.get::<u64>().is_none());
         let State(n) = State::<u32>::from_states(&states).unwrap();
         assert_eq!(n, 7);
-        assert!(states.contains(State::<u32>::requirement().type_id));
+        assert!(states.contains(State::<u32>::requirement().unwrap().type_id));
+        assert!(NoExtra::requirement().is_none());
     }
 }

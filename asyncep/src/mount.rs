@@ -11,7 +11,7 @@ static DEFAULT: OnceLock<Runtime> = OnceLock::new();
 /// Mounts every `#[async_endpoint]` of the binary, and `GET /jobs/{id}`, on
 /// `router`, with the default runtime: the in-memory store and one worker
 /// per core, tuned by the `ASYNCEP_*` environment variables (see
-/// [`RuntimeBuilder::from_env`](crate::RuntimeBuilder::from_env)).
+/// [`RuntimeBuilder::with_env`](crate::RuntimeBuilder::with_env)).
 ///
 /// ```no_run,standalone_crate
 /// use asyncep::{async_endpoint, AsyncContext};
@@ -53,7 +53,7 @@ pub async fn shutdown() {
 fn default_runtime() -> &'static Runtime {
     DEFAULT.get_or_init(|| {
         let runtime = Runtime::builder()
-            .from_env()
+            .with_env()
             .and_then(|builder| builder.build());
         match runtime {
             Ok(runtime) => runtime,

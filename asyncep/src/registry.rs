@@ -127,7 +127,7 @@ mod tests {
             check,
             validate: None,
             run,
-            state: None,
+            state: || None,
             handler: "tests::handler",
             file: "registry.rs",
             line: 1,

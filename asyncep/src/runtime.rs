@@ -74,7 +74,7 @@ impl Runtime {
     ) -> Result<Self, ConfigError> {
         let registry = Registry::collect(&config.job_prefix)?;
         for endpoint in registry.iter() {
-            if let Some(requirement) = endpoint.state.map(|state| state()) {
+            if let Some(requirement) = (endpoint.state)() {
                 if !states.contains(requirement.type_id) {
                     return Err(ConfigError::MissingState {
                         endpoint: endpoint.location(),

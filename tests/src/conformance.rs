@@ -59,10 +59,10 @@ fn input(body: &str) -> JobInput {
     }
 }
 
-fn new_job(name: &Cow<'static, str>) -> NewJob {
+fn new_job(name: &str) -> NewJob {
     NewJob {
         id: JobId::new(),
-        name: name.clone(),
+        name: Cow::Owned(name.to_owned()),
         max_retries: 2,
         input: input("{}"),
         idempotency_key: None,
@@ -70,7 +70,7 @@ fn new_job(name: &Cow<'static, str>) -> NewJob {
     }
 }
 
-fn keyed(name: &Cow<'static, str>, key: &str, body: &str) -> NewJob {
+fn keyed(name: &str, key: &str, body: &str) -> NewJob {
     let input = input(body);
     NewJob {
         fingerprint: Some(Fingerprint::of(name, &input)),

@@ -70,7 +70,7 @@ pub struct Endpoint {
     /// Runs the handler.
     pub run: RunFn,
     /// The state the handler takes, if any.
-    pub state: Option<fn() -> StateRequirement>,
+    pub state: fn() -> Option<StateRequirement>,
     /// The handler's path (`my_crate::reports::render`), for messages.
     pub handler: &'static str,
     /// Where the attribute stands, for messages.

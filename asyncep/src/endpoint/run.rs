@@ -50,7 +50,7 @@ impl Run {
         A::from_states(&self.states).ok_or_else(|| {
             JobError::permanent(format!(
                 "the runtime has no state of type `{}`",
-                A::requirement().type_name
+                A::requirement().map_or("?", |r| r.type_name)
             ))
             .with_code("missing_state")
         })

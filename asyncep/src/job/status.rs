@@ -35,12 +35,12 @@ impl JobStatus {
     /// impossible history (a completed job that runs again, say).
     pub fn can_become(self, next: JobStatus) -> bool {
         use JobStatus::*;
-        match (self, next) {
-            (Queued | Scheduled, InProgress) => true,
-            (InProgress, Completed | Failed | Scheduled | Queued) => true,
-            (Queued | Scheduled | InProgress, Canceled) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Queued | Scheduled, InProgress)
+                | (InProgress, Completed | Failed | Scheduled | Queued)
+                | (Queued | Scheduled | InProgress, Canceled)
+        )
     }
 
     /// The name used on the wire and in stores.

@@ -146,10 +146,10 @@ impl State {
         self.sequence
     }
 
-    fn enqueue(&mut self, name: &Cow<'static, str>, id: JobId) {
+    fn enqueue(&mut self, name: Cow<'static, str>, id: JobId) {
         let sequence = self.next_sequence();
         self.ready
-            .entry(name.clone())
+            .entry(name)
             .or_default()
             .push_back((sequence, id));
     }
@@ -225,7 +225,7 @@ impl State {
             self.scheduled.pop();
             if let Some(entry) = self.jobs.get(&id) {
                 let name = entry.job.name.clone();
-                self.enqueue(&name, id);
+                self.enqueue(name, id);
             }
         }
         None
@@ -270,7 +270,7 @@ impl JobStore for MemoryStore {
         if let Some(key) = &new.idempotency_key {
             state.keys.insert(key.clone(), new.id);
         }
-        state.enqueue(&job.name, new.id);
+        state.enqueue(job.name.clone(), new.id);
         state.jobs.insert(
             new.id,
             Entry {
@@ -380,7 +380,7 @@ impl JobStore for MemoryStore {
                 let sequence = state.next_sequence();
                 state.scheduled.push(Reverse((now + after, sequence, id)));
             }
-            Next::Requeue => state.enqueue(&name, id),
+            Next::Requeue => state.enqueue(name, id),
         }
         drop(state);
         if matches!(next, Next::Retry { .. } | Next::Requeue) {
@@ -423,7 +423,7 @@ impl JobStore for MemoryStore {
             job.status = JobStatus::Queued;
             job.last_updated_at = now;
             let name = job.name.clone();
-            state.enqueue(&name, id);
+            state.enqueue(name, id);
         }
         drop(state);
         for _ in &expired {

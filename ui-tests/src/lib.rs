@@ -1,0 +1,1 @@
+//! Compile-fail tests of `#[async_endpoint]`; see `tests/ui.rs`.

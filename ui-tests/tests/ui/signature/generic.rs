@@ -1,0 +1,8 @@
+use asyncep::{async_endpoint, AsyncContext};
+
+#[async_endpoint(job = "render", post = "/reports")]
+async fn render<T: Default>(_ctx: AsyncContext) -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use asyncep::{async_endpoint, AsyncContext};
+
+#[async_endpoint(job = "render", post = "/reports")]
+async fn render(_ctx: AsyncContext) {}
+
+fn main() {}
