@@ -65,6 +65,86 @@ mod worker;
 #[doc(hidden)]
 pub mod __private;
 
+/// Turns an `async fn` into an asynchronous request-reply endpoint.
+///
+/// ```standalone_crate
+/// use asyncep::{async_endpoint, AsyncContext, JobError};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Deserialize)]
+/// struct ReportRequest { title: String }
+///
+/// #[derive(Serialize)]
+/// struct Report { title: String }
+///
+/// #[async_endpoint(job = "render-report", post = "/reports/<id>", retries = 3, timeout = "30s", backoff = "2s")]
+/// async fn render(ctx: AsyncContext<ReportRequest>) -> Result<Report, JobError> {
+///     Ok(Report { title: ctx.request.title })
+/// }
+///
+/// #[async_endpoint(job = "ping", post = "/ping/{id}")] // no body: never read or parsed
+/// async fn ping(ctx: AsyncContext) -> Result<String, String> {
+///     Ok(format!("pong {}", ctx.route_params["id"]))
+/// }
+/// # let runtime = asyncep::Runtime::builder().workers(0).build().unwrap();
+/// # assert_eq!(runtime.job_names(), ["ping", "render-report"]);
+/// ```
+///
+/// # Keys
+/// | key | value | default |
+/// |---|---|---|
+/// | `job` | the job's unique name | required |
+/// | `post`, `put`, `patch`, `delete` or `get` | the route; parameters as `<id>` or `{id}`, a catch-all as `<rest..>` or `{*rest}` | exactly one is required |
+/// | `retries` | retries after the first attempt | 3 (see [`RuntimeBuilder::default_retries`]) |
+/// | `timeout` | per attempt: `"500ms"`, `"30s"`, `"5m"`, `"1h30m"` | 30 minutes |
+/// | `backoff` | base of the exponential backoff between attempts | `"2s"` |
+/// | `validate` | `path::to::fn`, run during the request, before anything is stored | none |
+///
+/// # The function
+/// - `async fn name(ctx: AsyncContext<T>) -> Result<R, E>`: `T` is the JSON
+///   body (`T: DeserializeOwned`); plain `AsyncContext` takes no body.
+/// - An optional second argument `State<S>` gets application state added
+///   with [`RuntimeBuilder::state`].
+/// - `R: Serialize` is stored as the job's `result`; `E: Display` as its
+///   `error`, retried until `retries` run out. Return [`JobError::permanent`]
+///   to fail at once.
+///
+/// # Validation
+/// A `validate` function runs while the client waits, with every header
+/// (sensitive ones too), and may refuse the request before a job exists:
+///
+/// ```standalone_crate
+/// use asyncep::{async_endpoint, http::Problem, AsyncContext};
+/// use axum::http::StatusCode;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Transfer { amount: i64 }
+///
+/// async fn check(ctx: &AsyncContext<Transfer>) -> Result<(), Problem> {
+///     if ctx.request.amount <= 0 {
+///         return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "the amount must be positive"));
+///     }
+///     Ok(())
+/// }
+///
+/// #[async_endpoint(job = "transfer", post = "/transfers", validate = check)]
+/// async fn transfer(ctx: AsyncContext<Transfer>) -> Result<i64, String> {
+///     Ok(ctx.request.amount)
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # What it expands to
+/// The function stays as written. Beside it, in a `const _: () = { ... };`
+/// block that adds no name to your module, the attribute generates:
+/// - an `impl EndpointSpec` naming the body, return and state types once
+///   (a type that does not fit is one compile error, on that type);
+/// - a runner: stored input → `AsyncContext<T>` → your function → JSON;
+/// - an `inventory::submit!` of an `Endpoint` record (job name, route,
+///   settings, runner), which [`mount`] and [`Runtime::builder`] collect.
+///
+/// Every mistake in the attribute or the signature is a compile error on the
+/// token at fault.
 pub use asyncep_macros::async_endpoint;
 pub use config::{ConfigError, DEFAULT_REDACTED_HEADERS, RuntimeBuilder};
 pub use context::{AsyncContext, NoBody, State};

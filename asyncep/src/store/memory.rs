@@ -436,3 +436,100 @@ impl JobStore for MemoryStore {
         let _ = tokio::time::timeout(timeout, self.work.notified()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobStatus;
+
+    fn job(key: Option<&str>) -> NewJob {
+        NewJob {
+            id: JobId::new(),
+            name: "memory-test".into(),
+            max_retries: 0,
+            input: JobInput::default(),
+            idempotency_key: key.map(str::to_owned),
+            fingerprint: key.map(|_| Fingerprint([1; 16])),
+        }
+    }
+
+    async fn run_to_end(store: &MemoryStore, next: Next) -> JobId {
+        let names = JobNames::new(["memory-test".into()]);
+        let Claim::Job(claimed) = store.claim(&names, Duration::from_secs(30)).await.unwrap()
+        else {
+            panic!("nothing to claim");
+        };
+        let now = Timestamp::now();
+        let attempt = Attempt {
+            attempt: 1,
+            status: AttemptStatus::Succeeded,
+            started_at: now,
+            finished_at: now,
+            result: None,
+            error: None,
+        };
+        store
+            .finish(&claimed.lease, Outcome { attempt, next })
+            .await
+            .unwrap();
+        claimed.id
+    }
+
+    #[tokio::test]
+    async fn a_store_full_of_live_jobs_refuses_more() {
+        let store = MemoryStore::with_capacity(2);
+        store.create(job(None)).await.unwrap();
+        store.create(job(None)).await.unwrap();
+        assert!(matches!(
+            store.create(job(None)).await,
+            Err(StoreError::Full { .. })
+        ));
+        assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_make_room_oldest_first() {
+        let store = MemoryStore::with_capacity(2);
+        let first = store.create(job(Some("k1"))).await.unwrap().job().id;
+        store.create(job(None)).await.unwrap();
+        assert_eq!(run_to_end(&store, Next::Complete).await, first);
+        let third = store.create(job(None)).await.unwrap().job().id;
+        assert!(
+            store.get(first).await.unwrap().is_none(),
+            "the finished job was dropped"
+        );
+        assert!(store.get(third).await.unwrap().is_some());
+        // The dropped job's key is free again.
+        assert!(matches!(
+            store.create(job(Some("k1"))).await,
+            Err(StoreError::Full { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn finished_jobs_expire_after_their_retention() {
+        let store = MemoryStore::new().retention(Retention {
+            completed: Duration::from_millis(50),
+            failed: Duration::from_secs(3600),
+        });
+        store.create(job(Some("done"))).await.unwrap();
+        let completed = run_to_end(&store, Next::Complete).await;
+        store.create(job(None)).await.unwrap();
+        let failed = run_to_end(&store, Next::Fail).await;
+        assert_eq!(
+            store.get(completed).await.unwrap().unwrap().status,
+            JobStatus::Completed
+        );
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(store.get(completed).await.unwrap().is_none(), "expired");
+        assert_eq!(
+            store.get(failed).await.unwrap().unwrap().status,
+            JobStatus::Failed
+        );
+        let again = store.create(job(Some("done"))).await.unwrap();
+        assert!(
+            matches!(again, Created::New(_)),
+            "an expired job's key is free"
+        );
+    }
+}

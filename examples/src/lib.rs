@@ -1,0 +1,1 @@
+//! Runnable examples of asyncep: `cargo run --example quickstart`.
