@@ -3,5 +3,6 @@
 
 pub mod conformance;
 mod server;
+pub mod services;
 
 pub use server::{TestServer, wait_until};

@@ -7,12 +7,16 @@
 
 mod error;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod types;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
 pub use error::StoreError;
 pub use memory::{MemoryStore, Retention};
 pub use types::{Claim, ClaimedJob, Created, JobNames, Lease, NewJob, Next, Outcome};

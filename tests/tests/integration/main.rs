@@ -7,6 +7,7 @@ mod failures;
 mod http_contract;
 mod idempotency;
 mod memory_store;
+mod redis_store;
 mod runtime;
 
 use std::time::Duration;
