@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::context::States;
 use crate::runtime::Runtime;
-use crate::store::{JobStore, MemoryStore};
+use crate::store::{JobStore, MemoryStore, Retention};
+
+use crate::store::DEFAULT_MEMORY_CAPACITY;
 
 /// Headers never stored with a job unless configured otherwise.
 pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
@@ -203,7 +205,10 @@ impl RuntimeBuilder {
     /// | `ASYNCEP_BODY_LIMIT` | largest body, in bytes | `2097152` |
     /// | `ASYNCEP_MEMORY_CAPACITY` | jobs the memory store holds | `1000000` |
     /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-token,x-secret` |
-    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default) | `memory` |
+    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), or `redis://...` / `rediss://...` (feature `redis`) | `redis://10.0.0.5:6379/0` |
+    /// | `ASYNCEP_REDIS_PREFIX` | the Redis key prefix | `{asyncep}` |
+    /// | `ASYNCEP_KEEP_COMPLETED` | how long completed jobs are kept | `24h` |
+    /// | `ASYNCEP_KEEP_FAILED` | how long failed jobs are kept | `7d` |
     pub fn with_env(self) -> Result<Self, ConfigError> {
         self.with_vars(|name| std::env::var(name).ok())
     }
@@ -238,21 +243,75 @@ impl RuntimeBuilder {
             })?),
             None => None,
         };
-        match var("ASYNCEP_STORE_URL").as_deref().map(str::trim) {
-            None | Some("") | Some("memory") | Some("memory://") => {
-                if let Some(capacity) = capacity {
-                    self = self.store(MemoryStore::with_capacity(capacity));
-                }
+        let mut retention = Retention::default();
+        if let Some(value) = var("ASYNCEP_KEEP_COMPLETED") {
+            retention.completed = parse_env("ASYNCEP_KEEP_COMPLETED", &value, parse_duration)?;
+        }
+        if let Some(value) = var("ASYNCEP_KEEP_FAILED") {
+            retention.failed = parse_env("ASYNCEP_KEEP_FAILED", &value, parse_duration)?;
+        }
+        let url = var("ASYNCEP_STORE_URL")
+            .map(|url| url.trim().to_owned())
+            .unwrap_or_default();
+        if url.is_empty() || url == "memory" || url == "memory://" {
+            let store = MemoryStore::with_capacity(capacity.unwrap_or(DEFAULT_MEMORY_CAPACITY));
+            if capacity.is_some() || retention != Retention::default() || self.store.is_none() {
+                self = self.store(store.retention(retention));
             }
-            Some(other) => {
-                return Err(ConfigError::Env {
-                    var: "ASYNCEP_STORE_URL",
-                    value: other.to_owned(),
-                    expected: "`memory` (the stores this build of asyncep has)",
-                });
-            }
+        } else if url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("redis+unix://")
+        {
+            self = self.redis_from_env(&url, retention, var("ASYNCEP_REDIS_PREFIX"))?;
+        } else {
+            return Err(ConfigError::Env {
+                var: "ASYNCEP_STORE_URL",
+                value: redact_url(&url),
+                expected: "`memory`, or a Redis URL such as `redis://127.0.0.1:6379`",
+            });
         }
         Ok(self)
+    }
+
+    #[cfg(feature = "redis")]
+    fn redis_from_env(
+        self,
+        url: &str,
+        retention: Retention,
+        prefix: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        use crate::store::RedisStore;
+        let mut builder = RedisStore::builder(url).retention(retention);
+        if let Some(prefix) = prefix.filter(|p| !p.trim().is_empty()) {
+            builder = builder.prefix(prefix.trim());
+        }
+        let store = builder.build().map_err(|error| ConfigError::Store {
+            setting: "ASYNCEP_STORE_URL",
+            reason: format!("`{}` is not a valid Redis URL: {error}", redact_url(url)),
+        })?;
+        store
+            .ping_blocking(std::time::Duration::from_secs(3))
+            .map_err(|error| ConfigError::Store {
+                setting: "ASYNCEP_STORE_URL",
+                reason: format!("Redis at `{}` does not answer: {error}", redact_url(url)),
+            })?;
+        Ok(self.store(store))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn redis_from_env(
+        self,
+        url: &str,
+        _: Retention,
+        _: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Err(ConfigError::Store {
+            setting: "ASYNCEP_STORE_URL",
+            reason: format!(
+                "`{}` names a Redis store, but this build of asyncep has no Redis support; enable the `redis` feature",
+                redact_url(url)
+            ),
+        })
     }
 
     /// Checks the endpoints and states, and builds the runtime. Workers
@@ -281,6 +340,16 @@ fn parse_env<T>(
             _ => "a whole number",
         },
     })
+}
+
+/// A URL with its password (if any) masked, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h`, `1m30s`.
@@ -453,6 +522,49 @@ mod tests {
             .unwrap_err();
         assert!(
             error.to_string().starts_with("ASYNCEP_STORE_URL="),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn masks_passwords_in_messages() {
+        assert_eq!(
+            redact_url("redis://:secret@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
+        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[test]
+    fn a_redis_url_without_the_feature_says_what_to_enable() {
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "redis://127.0.0.1:6379")]))
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("enable the `redis` feature"),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn an_unreachable_redis_fails_at_start_naming_the_variable() {
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "redis://:pw@127.0.0.1:1")]))
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with(
+                "ASYNCEP_STORE_URL: Redis at `redis://***@127.0.0.1:1` does not answer"
+            ),
+            "{message}"
+        );
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "redis://host:notaport")]))
+            .unwrap_err();
+        assert!(
+            error.to_string().starts_with("ASYNCEP_STORE_URL: "),
             "{error}"
         );
     }

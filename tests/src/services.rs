@@ -44,3 +44,98 @@ pub fn redis_store() -> Option<RedisStore> {
 pub fn redis_dyn() -> Option<Arc<dyn JobStore>> {
     redis_store().map(|store| Arc::new(store) as Arc<dyn JobStore>)
 }
+
+/// A `redis-server` of the test's own, on a free loopback port, with its
+/// data in a temporary folder: for tests that stop and restart the server.
+#[derive(Debug)]
+pub struct OwnRedis {
+    /// The port it listens on.
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// Starts one with the append-only file on (every write synced), or
+    /// `None` when `redis-server` is not installed and not required.
+    pub fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("asyncep-redis-{port}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
+        match redis.spawn() {
+            Ok(()) => Some(redis),
+            Err(error) if required() => panic!("redis-server is required here: {error}"),
+            Err(error) => {
+                eprintln!("skipping: cannot start redis-server ({error})");
+                None
+            }
+        }
+    }
+
+    /// `redis://127.0.0.1:port`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--appendonly",
+                "yes",
+            ])
+            .args(["--appendfsync", "always", "--save", "", "--dir"])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-server did not start: {e}"))?;
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).map_err(|e| e.to_string())?;
+        for _ in 0..100 {
+            let answers = client
+                .get_connection_with_timeout(Duration::from_millis(200))
+                .is_ok_and(|mut connection| {
+                    redis::cmd("PING").query::<String>(&mut connection).is_ok()
+                });
+            if answers {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("redis-server on port {} did not answer", self.port))
+    }
+
+    /// Kills the server (SIGKILL: no goodbye, only what is on disk stays).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn().expect("redis-server restarts");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -60,7 +60,7 @@ pub struct MemoryStore {
 }
 
 /// The default capacity: one million jobs.
-const DEFAULT_CAPACITY: usize = 1_000_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
 
 #[derive(Debug, Default)]
 struct State {

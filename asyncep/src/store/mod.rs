@@ -18,6 +18,7 @@ use async_trait::async_trait;
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
 pub use error::StoreError;
+pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::{MemoryStore, Retention};
 pub use types::{Claim, ClaimedJob, Created, JobNames, Lease, NewJob, Next, Outcome};
 

@@ -4,7 +4,16 @@
 use asyncep_tests::TestServer;
 use serde_json::{Value, json};
 
-use crate::builder;
+use crate::{Backend, on_every_store};
+
+on_every_store!(
+    failures_are_retried_and_every_attempt_recorded,
+    retries_run_out_and_the_job_fails,
+    a_scheduled_retry_shows_when_it_is_due,
+    a_permanent_error_fails_at_once_with_its_code,
+    a_panicking_handler_leaves_the_worker_alive,
+    a_timed_out_attempt_is_recorded_and_retried,
+);
 
 fn statuses(job: &Value) -> Vec<&str> {
     job["attempts"]
@@ -15,9 +24,8 @@ fn statuses(job: &Value) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn failures_are_retried_and_every_attempt_recorded() {
-    let server = TestServer::start(builder()).await;
+async fn failures_are_retried_and_every_attempt_recorded(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .client
         .put(server.url("/flaky"))
@@ -45,9 +53,8 @@ async fn failures_are_retried_and_every_attempt_recorded() {
     assert_eq!(first["result"], Value::Null);
 }
 
-#[tokio::test]
-async fn retries_run_out_and_the_job_fails() {
-    let server = TestServer::start(builder()).await;
+async fn retries_run_out_and_the_job_fails(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .client
         .put(server.url("/flaky"))
@@ -74,9 +81,8 @@ async fn retries_run_out_and_the_job_fails() {
     assert_eq!(job["result"], Value::Null);
 }
 
-#[tokio::test]
-async fn a_scheduled_retry_shows_when_it_is_due() {
-    let server = TestServer::start(builder()).await;
+async fn a_scheduled_retry_shows_when_it_is_due(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let id = server.submit("/patient", &json!(null)).await;
     let job = server.wait_for_status(&id, "Scheduled").await;
     assert_eq!(statuses(&job), ["Failed"]);
@@ -92,9 +98,8 @@ async fn a_scheduled_retry_shows_when_it_is_due() {
     assert_eq!(job["completedAt"], Value::Null);
 }
 
-#[tokio::test]
-async fn a_permanent_error_fails_at_once_with_its_code() {
-    let server = TestServer::start(builder()).await;
+async fn a_permanent_error_fails_at_once_with_its_code(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .client
         .patch(server.url("/doomed"))
@@ -114,9 +119,8 @@ async fn a_permanent_error_fails_at_once_with_its_code() {
     );
 }
 
-#[tokio::test]
-async fn a_panicking_handler_leaves_the_worker_alive() {
-    let server = TestServer::start(builder().workers(1)).await;
+async fn a_panicking_handler_leaves_the_worker_alive(backend: Backend) {
+    let server = TestServer::start(backend.builder().workers(1)).await;
     let id = server.submit("/panicky", &json!(null)).await;
     let job = server.wait_for_status(&id, "Completed").await;
     assert_eq!(statuses(&job), ["Panicked", "Succeeded"]);
@@ -135,9 +139,8 @@ async fn a_panicking_handler_leaves_the_worker_alive() {
     );
 }
 
-#[tokio::test]
-async fn a_timed_out_attempt_is_recorded_and_retried() {
-    let server = TestServer::start(builder()).await;
+async fn a_timed_out_attempt_is_recorded_and_retried(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let id = server.submit("/slow", &json!(null)).await;
     let job = server.wait_for_status(&id, "Completed").await;
     assert_eq!(statuses(&job), ["TimedOut", "Succeeded"]);

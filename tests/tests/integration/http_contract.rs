@@ -1,20 +1,55 @@
 //! The HTTP contract: what a submit answers, what a job document holds, and
 //! the problem every bad request gets.
 
-use asyncep::store::MemoryStore;
 use asyncep_tests::TestServer;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
-use crate::builder;
+use crate::{Backend, on_every_store};
 
-async fn server() -> TestServer {
-    TestServer::start(builder()).await
+on_every_store!(
+    submit_answers_202_with_the_job_document,
+    a_job_runs_to_completed_with_its_result_as_json,
+    sensitive_headers_are_never_stored,
+    a_no_body_endpoint_never_reads_the_body,
+    every_method_can_submit,
+    malformed_or_empty_json_is_400,
+    json_of_the_wrong_shape_is_422,
+    a_body_that_is_not_json_is_415,
+    a_body_over_the_limit_is_413,
+    the_default_body_limit_is_2_mib,
+    unknown_jobs_are_404_and_malformed_ids_400,
+    validate_answers_at_once_and_stores_nothing,
+    validate_sees_authorization_but_the_worker_does_not,
+    the_job_route_prefix_moves_the_status_route,
+);
+
+/// An API-only server: refused requests must leave nothing behind.
+async fn api(backend: &Backend) -> TestServer {
+    TestServer::start(backend.builder().workers(0)).await
 }
 
-/// An API-only server whose store the test can count.
-async fn api_with_store(store: Arc<MemoryStore>) -> TestServer {
-    TestServer::start(builder().workers(0).shared_store(store)).await
+/// Sends a request with a chosen job id, so the test can then show that no
+/// job with that id exists.
+async fn send_with_id(request: reqwest::RequestBuilder) -> (reqwest::Response, String) {
+    let id = uuid::Uuid::new_v4().to_string();
+    (
+        request
+            .header("x-async-request-id", &id)
+            .send()
+            .await
+            .unwrap(),
+        id,
+    )
+}
+
+async fn assert_not_stored(server: &TestServer, id: &str) {
+    let response = server
+        .client
+        .get(server.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404, "a refused request stored job {id}");
 }
 
 async fn problem(response: reqwest::Response, status: u16) -> Value {
@@ -34,9 +69,8 @@ async fn problem(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-#[tokio::test]
-async fn submit_answers_202_with_the_job_document() {
-    let server = server().await;
+async fn submit_answers_202_with_the_job_document(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .post_json("/echo/42", &json!({ "message": "hi" }))
         .await;
@@ -75,9 +109,8 @@ async fn submit_answers_202_with_the_job_document() {
     }
 }
 
-#[tokio::test]
-async fn a_job_runs_to_completed_with_its_result_as_json() {
-    let server = server().await;
+async fn a_job_runs_to_completed_with_its_result_as_json(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .client
         .post(server.url("/echo/7?tag=a&tag=b"))
@@ -113,9 +146,8 @@ async fn a_job_runs_to_completed_with_its_result_as_json() {
     assert!(attempts[0]["startedAt"].is_string() && attempts[0]["finishedAt"].is_string());
 }
 
-#[tokio::test]
-async fn sensitive_headers_are_never_stored() {
-    let server = TestServer::start(builder().redact_header("x-session")).await;
+async fn sensitive_headers_are_never_stored(backend: Backend) {
+    let server = TestServer::start(backend.builder().redact_header("x-session")).await;
     let response = server
         .client
         .post(server.url("/echo/1"))
@@ -144,9 +176,8 @@ async fn sensitive_headers_are_never_stored() {
     assert!(!job.to_string().contains("secret-token"));
 }
 
-#[tokio::test]
-async fn a_no_body_endpoint_never_reads_the_body() {
-    let server = server().await;
+async fn a_no_body_endpoint_never_reads_the_body(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .client
         .post(server.url("/ping/9"))
@@ -164,9 +195,8 @@ async fn a_no_body_endpoint_never_reads_the_body() {
     assert_eq!(job["result"], "pong 9");
 }
 
-#[tokio::test]
-async fn every_method_can_submit() {
-    let server = server().await;
+async fn every_method_can_submit(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let client = &server.client;
     let put = client
         .put(server.url("/flaky"))
@@ -209,77 +239,68 @@ async fn every_method_can_submit() {
     assert_eq!(wrong.status(), 405);
 }
 
-#[tokio::test]
-async fn malformed_or_empty_json_is_400() {
-    let store = Arc::new(MemoryStore::new());
-    let server = api_with_store(store.clone()).await;
+async fn malformed_or_empty_json_is_400(backend: Backend) {
+    let server = api(&backend).await;
     for body in ["{\"message\": ", "", "   "] {
-        let response = server
+        let request = server
             .client
             .post(server.url("/echo/1"))
             .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .body(body);
+        let (response, id) = send_with_id(request).await;
         let problem = problem(response, 400).await;
         assert_eq!(
             problem["type"], "urn:asyncep:problem:invalid-body",
             "{body:?}"
         );
+        assert_not_stored(&server, &id).await;
     }
-    assert!(store.is_empty(), "nothing was stored");
 }
 
-#[tokio::test]
-async fn json_of_the_wrong_shape_is_422() {
-    let store = Arc::new(MemoryStore::new());
-    let server = api_with_store(store.clone()).await;
-    let response = server.post_json("/echo/1", &json!({ "msg": "typo" })).await;
+async fn json_of_the_wrong_shape_is_422(backend: Backend) {
+    let server = api(&backend).await;
+    let (response, id) = send_with_id(
+        server
+            .client
+            .post(server.url("/echo/1"))
+            .json(&json!({ "msg": "typo" })),
+    )
+    .await;
     let problem = problem(response, 422).await;
     assert!(
         problem["detail"].as_str().unwrap().contains("message"),
         "{problem}"
     );
-    assert!(store.is_empty());
+    assert_not_stored(&server, &id).await;
 }
 
-#[tokio::test]
-async fn a_body_that_is_not_json_is_415() {
-    let store = Arc::new(MemoryStore::new());
-    let server = api_with_store(store.clone()).await;
-    let text = server
+async fn a_body_that_is_not_json_is_415(backend: Backend) {
+    let server = api(&backend).await;
+    let request = server
         .client
         .post(server.url("/echo/1"))
         .header("content-type", "text/plain")
-        .body("{\"message\":\"x\"}")
-        .send()
-        .await
-        .unwrap();
+        .body("{\"message\":\"x\"}");
+    let (text, id) = send_with_id(request).await;
     problem(text, 415).await;
-    let none = server
-        .client
-        .post(server.url("/echo/1"))
-        .body("{\"message\":\"x\"}")
-        .send()
-        .await
-        .unwrap();
-    problem(none, 415).await;
-    assert!(store.is_empty());
-}
-
-#[tokio::test]
-async fn a_body_over_the_limit_is_413() {
-    let store = Arc::new(MemoryStore::new());
-    let server = TestServer::start(
-        builder()
-            .workers(0)
-            .shared_store(store.clone())
-            .body_limit(64),
+    assert_not_stored(&server, &id).await;
+    let (none, id) = send_with_id(
+        server
+            .client
+            .post(server.url("/echo/1"))
+            .body("{\"message\":\"x\"}"),
     )
     .await;
+    problem(none, 415).await;
+    assert_not_stored(&server, &id).await;
+}
+
+async fn a_body_over_the_limit_is_413(backend: Backend) {
+    let server = TestServer::start(backend.builder().workers(0).body_limit(64)).await;
     let big = json!({ "message": "x".repeat(100) });
-    problem(server.post_json("/echo/1", &big).await, 413).await;
+    let (response, id) = send_with_id(server.client.post(server.url("/echo/1")).json(&big)).await;
+    problem(response, 413).await;
+    assert_not_stored(&server, &id).await;
     assert_eq!(
         server
             .post_json("/echo/1", &json!({ "message": "small" }))
@@ -287,19 +308,16 @@ async fn a_body_over_the_limit_is_413() {
             .status(),
         202
     );
-    assert_eq!(store.len(), 1);
 }
 
-#[tokio::test]
-async fn the_default_body_limit_is_2_mib() {
-    let server = TestServer::start(builder().workers(0)).await;
+async fn the_default_body_limit_is_2_mib(backend: Backend) {
+    let server = api(&backend).await;
     let big = json!({ "message": "x".repeat(2 * 1024 * 1024 + 1) });
     problem(server.post_json("/echo/1", &big).await, 413).await;
 }
 
-#[tokio::test]
-async fn unknown_jobs_are_404_and_malformed_ids_400() {
-    let server = server().await;
+async fn unknown_jobs_are_404_and_malformed_ids_400(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let unknown = server
         .client
         .get(server.url(&format!("/jobs/{}", uuid::Uuid::new_v4())))
@@ -322,58 +340,41 @@ async fn unknown_jobs_are_404_and_malformed_ids_400() {
     );
 }
 
-#[tokio::test]
-async fn a_full_store_is_503_with_retry_after() {
-    let store = Arc::new(MemoryStore::with_capacity(1));
-    let server = api_with_store(store.clone()).await;
-    assert_eq!(
+async fn validate_answers_at_once_and_stores_nothing(backend: Backend) {
+    let server = api(&backend).await;
+    let (unauthorized, id) = send_with_id(
         server
-            .post_json("/echo/1", &json!({ "message": "a" }))
-            .await
-            .status(),
-        202
-    );
-    let response = server
-        .post_json("/echo/2", &json!({ "message": "b" }))
-        .await;
-    assert!(response.headers().contains_key("retry-after"));
-    assert_eq!(
-        problem(response, 503).await["type"],
-        "urn:asyncep:problem:store-full"
-    );
-    assert_eq!(store.len(), 1, "the stored job was kept");
-}
-
-#[tokio::test]
-async fn validate_answers_at_once_and_stores_nothing() {
-    let store = Arc::new(MemoryStore::new());
-    let server = api_with_store(store.clone()).await;
-    let unauthorized = server
-        .post_json("/transfers", &json!({ "amount": 5 }))
-        .await;
+            .client
+            .post(server.url("/transfers"))
+            .json(&json!({ "amount": 5 })),
+    )
+    .await;
     problem(unauthorized, 401).await;
-    let negative = server
+    assert_not_stored(&server, &id).await;
+    let request = server
         .client
         .post(server.url("/transfers"))
         .header("authorization", "Bearer t")
-        .json(&json!({ "amount": -5 }))
-        .send()
-        .await
-        .unwrap();
+        .json(&json!({ "amount": -5 }));
+    let (negative, id) = send_with_id(request).await;
     assert_eq!(
         problem(negative, 422).await["detail"],
         "the amount must be positive"
     );
-    let wrong_shape = server
-        .post_json("/transfers", &json!({ "amount": "five" }))
-        .await;
+    assert_not_stored(&server, &id).await;
+    let (wrong_shape, id) = send_with_id(
+        server
+            .client
+            .post(server.url("/transfers"))
+            .json(&json!({ "amount": "five" })),
+    )
+    .await;
     problem(wrong_shape, 422).await;
-    assert!(store.is_empty());
+    assert_not_stored(&server, &id).await;
 }
 
-#[tokio::test]
-async fn validate_sees_authorization_but_the_worker_does_not() {
-    let server = server().await;
+async fn validate_sees_authorization_but_the_worker_does_not(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let response = server
         .client
         .post(server.url("/transfers"))
@@ -394,9 +395,8 @@ async fn validate_sees_authorization_but_the_worker_does_not() {
     );
 }
 
-#[tokio::test]
-async fn the_job_route_prefix_moves_the_status_route() {
-    let server = TestServer::start(builder().job_route_prefix("/api/tasks/")).await;
+async fn the_job_route_prefix_moves_the_status_route(backend: Backend) {
+    let server = TestServer::start(backend.builder().job_route_prefix("/api/tasks/")).await;
     let response = server
         .post_json("/echo/1", &json!({ "message": "m" }))
         .await;

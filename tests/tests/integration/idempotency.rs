@@ -3,8 +3,16 @@
 use asyncep_tests::TestServer;
 use serde_json::{Value, json};
 
-use crate::builder;
 use crate::endpoints::runs_of;
+use crate::{Backend, on_every_store};
+
+on_every_store!(
+    a_request_id_becomes_the_job_id_and_repeats_return_it,
+    a_key_reused_for_another_request_is_422,
+    a_request_id_reused_for_another_request_is_422,
+    malformed_keys_are_400,
+    fifty_concurrent_duplicates_create_one_job_that_runs_once,
+);
 
 async fn submit_with(
     server: &TestServer,
@@ -34,9 +42,8 @@ async fn id_of(response: reqwest::Response) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn a_request_id_becomes_the_job_id_and_repeats_return_it() {
-    let server = TestServer::start(builder()).await;
+async fn a_request_id_becomes_the_job_id_and_repeats_return_it(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let chosen = uuid::Uuid::new_v4().to_string();
     let header = ("x-async-request-id", chosen.as_str());
     let body = json!({ "n": 1 });
@@ -55,9 +62,8 @@ async fn a_request_id_becomes_the_job_id_and_repeats_return_it() {
     assert_eq!(runs_of(&chosen), 1);
 }
 
-#[tokio::test]
-async fn a_key_reused_for_another_request_is_422() {
-    let server = TestServer::start(builder()).await;
+async fn a_key_reused_for_another_request_is_422(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let key = format!("order-{}", uuid::Uuid::new_v4());
     let header = ("idempotency-key", key.as_str());
     id_of(submit_with(&server, "/counted", header, &json!({ "n": 1 })).await).await;
@@ -92,9 +98,8 @@ async fn a_key_reused_for_another_request_is_422() {
     );
 }
 
-#[tokio::test]
-async fn a_request_id_reused_for_another_request_is_422() {
-    let server = TestServer::start(builder()).await;
+async fn a_request_id_reused_for_another_request_is_422(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let chosen = uuid::Uuid::new_v4().to_string();
     let header = ("x-async-request-id", chosen.as_str());
     id_of(submit_with(&server, "/counted", header, &json!({ "n": 1 })).await).await;
@@ -106,9 +111,8 @@ async fn a_request_id_reused_for_another_request_is_422() {
     );
 }
 
-#[tokio::test]
-async fn malformed_keys_are_400() {
-    let server = TestServer::start(builder().workers(0)).await;
+async fn malformed_keys_are_400(backend: Backend) {
+    let server = TestServer::start(backend.builder().workers(0)).await;
     let body = json!({ "n": 1 });
     for header in [
         ("x-async-request-id", "not-a-uuid"),
@@ -131,9 +135,8 @@ async fn malformed_keys_are_400() {
     );
 }
 
-#[tokio::test]
-async fn fifty_concurrent_duplicates_create_one_job_that_runs_once() {
-    let server = TestServer::start(builder()).await;
+async fn fifty_concurrent_duplicates_create_one_job_that_runs_once(backend: Backend) {
+    let server = TestServer::start(backend.builder()).await;
     let key = format!("burst-{}", uuid::Uuid::new_v4());
     let body = json!({ "n": 50 });
     let requests = (0..50).map(|_| {

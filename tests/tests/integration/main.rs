@@ -1,23 +1,73 @@
 //! asyncep's one integration test binary: real HTTP through the router, on
-//! loopback, for every line of the HTTP contract; and the store conformance
-//! suite against the memory store.
+//! loopback, for every line of the HTTP contract, on every store; and the
+//! store conformance suite.
 
 mod endpoints;
 mod failures;
 mod http_contract;
 mod idempotency;
+mod memory_only;
 mod memory_store;
+mod processes;
+mod redis_only;
 mod redis_store;
 mod runtime;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use asyncep::store::{JobStore, MemoryStore};
 use asyncep::{Runtime, RuntimeBuilder};
 
-/// A runtime with the state every test endpoint needs and quick retries.
-fn builder() -> RuntimeBuilder {
-    Runtime::builder()
-        .state(endpoints::Greeting("hello".into()))
-        .default_backoff(Duration::from_millis(10))
-        .workers(4)
+/// The store a case runs against.
+pub(crate) struct Backend {
+    pub(crate) store: Arc<dyn JobStore>,
 }
+
+impl Backend {
+    fn memory() -> Option<Self> {
+        Some(Self {
+            store: Arc::new(MemoryStore::new()),
+        })
+    }
+
+    fn redis() -> Option<Self> {
+        asyncep_tests::services::redis_dyn().map(|store| Self { store })
+    }
+
+    /// A runtime on this store, with the state every test endpoint needs
+    /// and quick retries.
+    pub(crate) fn builder(&self) -> RuntimeBuilder {
+        Runtime::builder()
+            .shared_store(self.store.clone())
+            .state(endpoints::Greeting("hello".into()))
+            .default_backoff(Duration::from_millis(10))
+            .lease(Duration::from_secs(5))
+            .workers(4)
+    }
+}
+
+/// Runs each case, an `async fn(Backend)`, as a test on every store.
+macro_rules! on_every_store {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(crate::Backend::memory().unwrap()).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(backend) = crate::Backend::redis() {
+                        super::$case(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_every_store;

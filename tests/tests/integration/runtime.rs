@@ -1,17 +1,25 @@
-//! The runtime: shutdown, split API and worker roles, state, the default
-//! runtime.
+//! The runtime: shutdown, split API and worker roles, state.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncep::store::{JobStore, MemoryStore};
+use asyncep::store::JobStore;
 use asyncep::{ConfigError, JobId, JobStatus, Runtime};
 use asyncep_tests::TestServer;
 use serde_json::{Value, json};
 
-use crate::builder;
+use crate::{Backend, on_every_store};
 
-async fn status_of(store: &Arc<MemoryStore>, id: &str) -> asyncep::Job {
+on_every_store!(
+    shutdown_hands_an_unfinished_job_back,
+    a_handler_that_stops_when_asked_is_interrupted_not_failed,
+    a_shut_down_runtime_claims_nothing_more,
+    an_api_only_process_accepts_and_a_worker_process_runs,
+    zero_workers_means_api_only,
+    state_reaches_the_handler,
+);
+
+async fn status_of(store: &Arc<dyn JobStore>, id: &str) -> asyncep::Job {
     store
         .get(id.parse::<JobId>().unwrap())
         .await
@@ -19,13 +27,12 @@ async fn status_of(store: &Arc<MemoryStore>, id: &str) -> asyncep::Job {
         .expect("the job is stored")
 }
 
-#[tokio::test]
-async fn shutdown_hands_an_unfinished_job_back() {
-    let store = Arc::new(MemoryStore::new());
+async fn shutdown_hands_an_unfinished_job_back(backend: Backend) {
+    let store = backend.store.clone();
     let server = TestServer::start(
-        builder()
+        backend
+            .builder()
             .workers(1)
-            .shared_store(store.clone())
             .shutdown_grace(Duration::from_millis(100)),
     )
     .await;
@@ -42,11 +49,7 @@ async fn shutdown_hands_an_unfinished_job_back() {
     assert_eq!(job.retry_count, 0, "an interruption does not use a retry");
 
     // Another worker on the same store finishes it.
-    let next = builder()
-        .workers(1)
-        .shared_store(store.clone())
-        .build()
-        .unwrap();
+    let next = backend.builder().workers(1).build().unwrap();
     next.start_workers();
     let done = asyncep_tests::wait_until(Duration::from_secs(30), async || {
         status_of(&store, &id).await.status == JobStatus::Completed
@@ -59,13 +62,12 @@ async fn shutdown_hands_an_unfinished_job_back() {
     next.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_handler_that_stops_when_asked_is_interrupted_not_failed() {
-    let store = Arc::new(MemoryStore::new());
+async fn a_handler_that_stops_when_asked_is_interrupted_not_failed(backend: Backend) {
+    let store = backend.store.clone();
     let server = TestServer::start(
-        builder()
+        backend
+            .builder()
             .workers(1)
-            .shared_store(store.clone())
             .shutdown_grace(Duration::from_secs(30)),
     )
     .await;
@@ -86,10 +88,9 @@ async fn a_handler_that_stops_when_asked_is_interrupted_not_failed() {
     );
 }
 
-#[tokio::test]
-async fn a_shut_down_runtime_claims_nothing_more() {
-    let store = Arc::new(MemoryStore::new());
-    let server = TestServer::start(builder().workers(1).shared_store(store.clone())).await;
+async fn a_shut_down_runtime_claims_nothing_more(backend: Backend) {
+    let store = backend.store.clone();
+    let server = TestServer::start(backend.builder().workers(1)).await;
     server.runtime.shutdown().await;
     let id = server
         .submit("/echo/1", &json!({ "message": "late" }))
@@ -98,9 +99,8 @@ async fn a_shut_down_runtime_claims_nothing_more() {
     assert_eq!(status_of(&store, &id).await.status, JobStatus::Queued);
 }
 
-#[tokio::test]
-async fn an_api_only_process_accepts_and_a_worker_process_runs() {
-    let store = Arc::new(MemoryStore::new());
+async fn an_api_only_process_accepts_and_a_worker_process_runs(backend: Backend) {
+    let store = backend.store.clone();
     let api = Runtime::builder()
         .state(crate::endpoints::Greeting("hi".into()))
         .shared_store(store.clone())
@@ -117,11 +117,7 @@ async fn an_api_only_process_accepts_and_a_worker_process_runs() {
         "the API process runs nothing"
     );
 
-    let workers = builder()
-        .workers(2)
-        .shared_store(store.clone())
-        .build()
-        .unwrap();
+    let workers = backend.builder().workers(2).build().unwrap();
     let running = tokio::spawn({
         let workers = workers.clone();
         async move { workers.run_workers().await }
@@ -137,9 +133,8 @@ async fn an_api_only_process_accepts_and_a_worker_process_runs() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn zero_workers_means_api_only() {
-    let server = TestServer::start(builder().workers(0)).await;
+async fn zero_workers_means_api_only(backend: Backend) {
+    let server = TestServer::start(backend.builder().workers(0)).await;
     let id = server.submit("/echo/1", &json!({ "message": "x" })).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.job(&id).await["status"], "Queued");
@@ -156,10 +151,13 @@ async fn a_missing_state_is_refused_at_build_with_the_fix() {
     assert!(message.contains("Runtime::builder().state("), "{message}");
 }
 
-#[tokio::test]
-async fn state_reaches_the_handler() {
-    let server =
-        TestServer::start(builder().state(crate::endpoints::Greeting("welcome".into()))).await;
+async fn state_reaches_the_handler(backend: Backend) {
+    let server = TestServer::start(
+        backend
+            .builder()
+            .state(crate::endpoints::Greeting("welcome".into())),
+    )
+    .await;
     let response = server
         .client
         .delete(server.url("/greetings/grace"))
@@ -178,7 +176,12 @@ async fn state_reaches_the_handler() {
 
 #[tokio::test]
 async fn the_runtime_lists_every_registered_job() {
-    let runtime = builder().workers(0).build().unwrap();
+    let runtime = crate::Backend::memory()
+        .unwrap()
+        .builder()
+        .workers(0)
+        .build()
+        .unwrap();
     let names = runtime.job_names();
     for name in [
         "counted", "doomed", "echo", "flaky", "greet", "lookup", "panicky", "ping", "slow",

@@ -134,8 +134,10 @@ impl RedisStoreBuilder {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(Some(self.response_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(1));
+            // Fail fast: a client waiting on a submit wants a 503 now, and
+            // workers retry with their own backoff.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(250));
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 client,

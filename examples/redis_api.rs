@@ -1,0 +1,28 @@
+//! The API process of a split deployment: accepts report jobs into Redis and
+//! shows them; runs none.
+//!
+//! ```sh
+//! ASYNCEP_STORE_URL=redis://127.0.0.1:6379 cargo run --example redis_api
+//! ```
+
+use asyncep_examples::reports;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = reports::runtime_builder()?.workers(0).build()?;
+    let app = runtime.api(axum::Router::new());
+    let address = std::env::var("API_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&address).await?;
+    tracing::info!("API on http://{address}, jobs {:?}", runtime.job_names());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! A worker process of a split deployment: runs report jobs from Redis until
+//! Ctrl-C, then finishes or hands back what it runs. Start as many as you
+//! like, on as many machines as you like.
+//!
+//! ```sh
+//! ASYNCEP_STORE_URL=redis://127.0.0.1:6379 ASYNCEP_WORKERS=4 cargo run --example redis_worker
+//! ```
+
+use asyncep_examples::reports;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let runtime = reports::runtime_builder()?.build()?;
+    tracing::info!("worker running jobs {:?}", runtime.job_names());
+    let workers = runtime.clone();
+    tokio::spawn(async move {
+        tokio::signal::ctrl_c().await.ok();
+        tracing::info!("shutting down: running jobs finish or go back to the queue");
+        workers.shutdown().await;
+    });
+    runtime.run_workers().await;
+    Ok(())
+}

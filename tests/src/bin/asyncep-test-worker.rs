@@ -1,0 +1,69 @@
+//! A worker-only process for the multi-process tests: runs `proc-count`
+//! jobs from the Redis store named by `ASYNCEP_STORE_URL` and
+//! `ASYNCEP_REDIS_PREFIX`, and logs every run to the hash
+//! `<prefix>:runs` (job id → runs), so tests can count executions.
+//!
+//! `PROC_JOB_MILLIS` sets how long each job takes (default 0).
+
+use std::time::Duration;
+
+use asyncep::{AsyncContext, Runtime, State, async_endpoint};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+#[derive(Clone)]
+struct RunLog {
+    connection: ConnectionManager,
+    key: String,
+    job_time: Duration,
+}
+
+#[async_endpoint(
+    job = "proc-count",
+    post = "/proc/count",
+    retries = 5,
+    backoff = "10ms"
+)]
+async fn count(ctx: AsyncContext, State(log): State<RunLog>) -> Result<u32, String> {
+    let mut connection = log.connection.clone();
+    let runs: u32 = connection
+        .hincr(&log.key, ctx.job_id.to_string(), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::time::sleep(log.job_time).await;
+    Ok(runs)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("ASYNCEP_STORE_URL")?;
+    let prefix = std::env::var("ASYNCEP_REDIS_PREFIX")?;
+    let job_time = Duration::from_millis(
+        std::env::var("PROC_JOB_MILLIS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
+    let connection = redis::Client::open(url.as_str())?
+        .get_connection_manager()
+        .await?;
+    let log = RunLog {
+        connection,
+        key: format!("{{{prefix}}}:runs"),
+        job_time,
+    };
+    let runtime = Runtime::builder().with_env()?.state(log).build()?;
+    let workers = runtime.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        workers.shutdown().await;
+    });
+    println!("ready");
+    runtime.run_workers().await;
+    Ok(())
+}

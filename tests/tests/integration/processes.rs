@@ -1,0 +1,174 @@
+//! Several worker processes against one Redis: each job runs once without
+//! faults, and a worker killed mid-job loses nothing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncep::job::{AttemptStatus, JobInput};
+use asyncep::store::{JobStore, NewJob, RedisStore};
+use asyncep::{JobId, JobStatus};
+use asyncep_tests::services::{redis_store, redis_url};
+use asyncep_tests::wait_until;
+use redis::AsyncCommands;
+
+const WORKER: &str = env!("CARGO_BIN_EXE_asyncep-test-worker");
+
+/// A worker process on the store's prefix; killed when dropped.
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    fn start(prefix: &str, workers: usize, lease: &str, job_millis: u64) -> Self {
+        let child = Command::new(WORKER)
+            .env("ASYNCEP_STORE_URL", redis_url())
+            .env("ASYNCEP_REDIS_PREFIX", prefix)
+            .env("ASYNCEP_WORKERS", workers.to_string())
+            .env("ASYNCEP_LEASE", lease)
+            .env("ASYNCEP_SHUTDOWN_GRACE", "5s")
+            .env("PROC_JOB_MILLIS", job_millis.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the worker binary starts");
+        Self(child)
+    }
+
+    /// SIGKILL: the process gets no chance to hand anything back.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A store on a fresh prefix, and that prefix without its braces.
+fn store() -> Option<(Arc<RedisStore>, String)> {
+    let store = redis_store()?;
+    let prefix = store
+        .prefix()
+        .trim_matches(|c| c == '{' || c == '}')
+        .to_owned();
+    Some((Arc::new(store), prefix))
+}
+
+async fn submit(store: &RedisStore, count: usize) -> Vec<JobId> {
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let id = JobId::new();
+        store
+            .create(NewJob {
+                id,
+                name: Cow::Borrowed("proc-count"),
+                max_retries: 5,
+                input: JobInput::default(),
+                idempotency_key: None,
+                fingerprint: None,
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+async fn runs(prefix: &str) -> HashMap<String, u32> {
+    let mut connection = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    connection
+        .hgetall(format!("{{{prefix}}}:runs"))
+        .await
+        .unwrap()
+}
+
+async fn all_completed(store: &RedisStore, ids: &[JobId]) -> bool {
+    for id in ids {
+        match store.get(*id).await.unwrap() {
+            Some(job) if job.status == JobStatus::Completed => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn two_worker_processes_run_each_of_2000_jobs_once() {
+    let Some((store, prefix)) = store() else {
+        return;
+    };
+    let ids = submit(&store, 2000).await;
+    let _first = WorkerProcess::start(&prefix, 4, "30s", 0);
+    let _second = WorkerProcess::start(&prefix, 4, "30s", 0);
+    let finished = wait_until(Duration::from_secs(120), async || {
+        runs(&prefix).await.len() == ids.len()
+    })
+    .await;
+    assert!(
+        finished,
+        "only {} of {} jobs ran",
+        runs(&prefix).await.len(),
+        ids.len()
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), async || all_completed(
+            &store, &ids
+        )
+        .await)
+        .await
+    );
+    let runs = runs(&prefix).await;
+    let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "jobs that ran more than once: {twice:?}");
+    for id in ids.iter().step_by(97) {
+        let job = store.get(*id).await.unwrap().unwrap();
+        assert_eq!(job.attempts.len(), 1);
+        assert_eq!(job.attempts[0].status, AttemptStatus::Succeeded);
+    }
+}
+
+#[tokio::test]
+async fn a_killed_worker_loses_no_job() {
+    let Some((store, prefix)) = store() else {
+        return;
+    };
+    let ids = submit(&store, 12).await;
+    // Jobs take 3 s; the lease is 1 s (renewed by heartbeats while alive).
+    let mut doomed = WorkerProcess::start(&prefix, 4, "1s", 3000);
+    let started = wait_until(Duration::from_secs(30), async || {
+        runs(&prefix).await.len() >= 4
+    })
+    .await;
+    assert!(started, "the first worker never started its jobs");
+    let in_flight: Vec<String> = runs(&prefix).await.into_keys().collect();
+    doomed.kill();
+
+    let _survivor = WorkerProcess::start(&prefix, 4, "1s", 50);
+    let done = wait_until(Duration::from_secs(120), async || {
+        all_completed(&store, &ids).await
+    })
+    .await;
+    assert!(done, "not every job completed after the crash");
+    for id in &in_flight {
+        let job = store.get(id.parse().unwrap()).await.unwrap().unwrap();
+        let statuses: Vec<_> = job.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(
+            statuses.first(),
+            Some(&AttemptStatus::Interrupted),
+            "job {id}: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.last(),
+            Some(&AttemptStatus::Succeeded),
+            "job {id}: {statuses:?}"
+        );
+        assert_eq!(job.retry_count, 0, "an interruption is not a retry");
+    }
+}

@@ -1,0 +1,107 @@
+//! The Redis store when Redis goes away: 503 while it is gone, nothing lost
+//! when it comes back, and no process needs a restart.
+
+use std::time::Duration;
+
+use asyncep::store::RedisStore;
+use asyncep_tests::TestServer;
+use asyncep_tests::services::OwnRedis;
+use serde_json::{Value, json};
+
+use crate::Backend;
+
+fn backend(url: &str) -> Backend {
+    let store = RedisStore::builder(url)
+        .prefix(format!("restart-{}", uuid::Uuid::new_v4()))
+        .connect_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    Backend {
+        store: std::sync::Arc::new(store),
+    }
+}
+
+async fn expect_unavailable(response: reqwest::Response) {
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:asyncep:problem:store-unavailable");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_503_and_stores_nothing() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = TestServer::start(backend(&format!("redis://127.0.0.1:{closed}")).builder()).await;
+    expect_unavailable(
+        server
+            .post_json("/echo/1", &json!({ "message": "x" }))
+            .await,
+    )
+    .await;
+    let status = server
+        .client
+        .get(server.url(&format!("/jobs/{}", uuid::Uuid::new_v4())))
+        .send()
+        .await
+        .unwrap();
+    expect_unavailable(status).await;
+}
+
+#[tokio::test]
+async fn a_redis_restart_loses_nothing_and_everyone_recovers() {
+    let Some(mut redis) = OwnRedis::start() else {
+        return;
+    };
+    let server = TestServer::start(backend(&redis.url()).builder().workers(2)).await;
+    let before: Vec<String> = {
+        let mut ids = Vec::new();
+        for n in 0..20 {
+            ids.push(
+                server
+                    .submit("/echo/1", &json!({ "message": format!("before {n}") }))
+                    .await,
+            );
+        }
+        ids
+    };
+    // Accepted but not run yet: a long retry keeps one job Scheduled.
+    let patient = server.submit("/patient", &json!(null)).await;
+    server.wait_for_status(&patient, "Scheduled").await;
+
+    redis.kill();
+    expect_unavailable(
+        server
+            .post_json("/echo/1", &json!({ "message": "during" }))
+            .await,
+    )
+    .await;
+    redis.restart();
+
+    for id in &before {
+        let job = server.wait_for_status(id, "Completed").await;
+        assert!(
+            job["result"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("before")
+        );
+    }
+    assert_eq!(
+        server.job(&patient).await["status"],
+        "Scheduled",
+        "the scheduled retry survived"
+    );
+    // The same API and workers carry on, without a restart of their own.
+    let after = server
+        .submit("/echo/1", &json!({ "message": "after" }))
+        .await;
+    assert_eq!(
+        server.wait_for_status(&after, "Completed").await["result"]["message"],
+        "after"
+    );
+}
