@@ -1,5 +1,4 @@
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::context::NoBody;
 
@@ -40,14 +39,14 @@ pub trait JobBody: Sized + Send + 'static {
     /// Whether the endpoint reads a request body at all.
     const READS_BODY: bool;
 
-    /// Decodes the stored body.
-    fn decode(raw: Option<&RawValue>) -> Result<Self, BodyError>;
+    /// Decodes the body's JSON text.
+    fn decode(text: Option<&str>) -> Result<Self, BodyError>;
 }
 
 impl JobBody for NoBody {
     const READS_BODY: bool = false;
 
-    fn decode(_: Option<&RawValue>) -> Result<Self, BodyError> {
+    fn decode(_: Option<&str>) -> Result<Self, BodyError> {
         Ok(NoBody)
     }
 }
@@ -55,9 +54,9 @@ impl JobBody for NoBody {
 impl<T: DeserializeOwned + Send + 'static> JobBody for T {
     const READS_BODY: bool = true;
 
-    fn decode(raw: Option<&RawValue>) -> Result<Self, BodyError> {
-        let raw = raw.ok_or(BodyError::Missing)?;
-        serde_json::from_str(raw.get()).map_err(|error| {
+    fn decode(text: Option<&str>) -> Result<Self, BodyError> {
+        let text = text.ok_or(BodyError::Missing)?;
+        serde_json::from_str(text).map_err(|error| {
             if error.is_syntax() || error.is_eof() {
                 BodyError::Syntax(error)
             } else {
@@ -67,12 +66,18 @@ impl<T: DeserializeOwned + Send + 'static> JobBody for T {
     }
 }
 
-/// Parses request bytes as one JSON value, keeping its text.
-pub(crate) fn parse_raw(bytes: &[u8]) -> Result<Box<RawValue>, BodyError> {
+/// The body's text, not yet parsed: the endpoint's `check` parses it once,
+/// and a body that parses is kept as it was sent.
+pub(crate) fn body_text(bytes: &[u8]) -> Result<Box<str>, BodyError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Missing);
     }
-    serde_json::from_slice(bytes).map_err(BodyError::Syntax)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.into()),
+        Err(error) => Err(BodyError::Syntax(serde::de::Error::custom(format_args!(
+            "the body is not UTF-8 text: {error}"
+        )))),
+    }
 }
 
 #[cfg(test)]
@@ -94,13 +99,23 @@ mod tests {
     #[test]
     fn shape_errors_are_not_syntax_errors() {
         const { assert!(Order::READS_BODY) };
-        let raw = parse_raw(br#"{"qty":"many"}"#).unwrap();
+        let text = body_text(br#"{"qty":"many"}"#).unwrap();
         assert!(matches!(
-            Order::decode(Some(&raw)),
+            Order::decode(Some(&text)),
             Err(BodyError::Shape(_))
         ));
-        assert!(matches!(parse_raw(b"{oops"), Err(BodyError::Syntax(_))));
-        assert!(matches!(parse_raw(b"  "), Err(BodyError::Missing)));
-        assert!(matches!(Order::decode(None), Err(BodyError::Missing)));
+        assert!(matches!(
+            Order::decode(Some("{oops")),
+            Err(BodyError::Syntax(_))
+        ));
+        assert!(matches!(
+            Order::decode(Some(r#"{"qty":1} x"#)),
+            Err(BodyError::Syntax(_))
+        ));
+        assert!(matches!(body_text(b"  "), Err(BodyError::Missing)));
+        assert!(matches!(
+            body_text(b"[\"\xff\"]"),
+            Err(BodyError::Syntax(_))
+        ));
     }
 }

@@ -7,7 +7,7 @@ mod record;
 mod run;
 mod submission;
 
-pub(crate) use body::parse_raw;
+pub(crate) use body::body_text;
 pub use body::{BodyError, JobBody};
 pub use output::HandlerOutput;
 pub use record::{Endpoint, Method, RunFn, ValidateFn};

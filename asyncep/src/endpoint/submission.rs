@@ -1,7 +1,6 @@
 use std::collections::HashMap;
 
 use axum::http::HeaderMap;
-use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use super::{BodyError, JobBody};
@@ -13,7 +12,7 @@ use crate::job::JobId;
 /// function sees.
 #[derive(Debug)]
 pub struct Submission {
-    pub(crate) body: Option<Box<RawValue>>,
+    pub(crate) body: Option<Box<str>>,
     pub(crate) headers: HeaderMap,
     pub(crate) route_params: Vec<(String, String)>,
     pub(crate) query: Option<String>,

@@ -12,14 +12,26 @@ use tracing::{Instrument, debug, info_span};
 use super::idempotency::Idempotency;
 use super::status::store_problem;
 use super::{Problem, document};
-use crate::endpoint::{Endpoint, Submission, parse_raw};
+use crate::endpoint::{Endpoint, Submission, body_text};
 use crate::job::{Fingerprint, JobId, JobInput};
 use crate::runtime::Shared;
 use crate::store::{Created, NewJob};
 
 const MISSING_KEY_WARNING: HeaderValue = HeaderValue::from_static(
-    "299 asyncep \"send an Idempotency-Key or X-Async-Request-Id header so that a retried request cannot create a second job\"",
+    "299 asyncep \"no Idempotency-Key: a retried request may create a second job\"",
 );
+
+/// Headers about the HTTP exchange itself, not the job: never stored.
+const EXCHANGE_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 pub(super) async fn submit(
     shared: Arc<Shared>,
@@ -63,7 +75,7 @@ async fn accept(
         let bytes = Bytes::from_request(Request::from_parts(parts, body), &())
             .await
             .map_err(|rejection| body_problem(rejection, shared.config.body_limit))?;
-        Some(parse_raw(&bytes).map_err(Problem::from)?)
+        Some(body_text(&bytes).map_err(Problem::from)?)
     } else {
         None
     };
@@ -153,7 +165,10 @@ fn body_problem(rejection: BytesRejection, limit: usize) -> Problem {
 fn stored_headers(headers: &HeaderMap, redacted: &[String]) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|(name, _)| !redacted.iter().any(|r| r == name.as_str()))
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !EXCHANGE_HEADERS.contains(&name) && !redacted.iter().any(|r| r == name)
+        })
         .map(|(name, value)| {
             (
                 name.as_str().to_owned(),
@@ -196,6 +211,8 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer secret".parse().unwrap());
         headers.insert("x-trace", "abc".parse().unwrap());
+        headers.insert(header::CONTENT_LENGTH, "12".parse().unwrap());
+        headers.insert(header::CONNECTION, "keep-alive".parse().unwrap());
         let stored = stored_headers(&headers, &["authorization".to_owned()]);
         assert_eq!(stored, [("x-trace".to_owned(), "abc".to_owned())]);
     }

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::num::NonZeroU64;
 use std::ops::Add;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -6,8 +7,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A point in time, stored as microseconds since the Unix epoch and written
 /// on the wire as RFC 3339 in UTC (`2026-11-22T13:54:30.123456Z`).
+///
+/// It is never zero (the epoch itself reads as 1 µs after it), so an
+/// `Option<Timestamp>` takes no more room than a `Timestamp`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(u64);
+pub struct Timestamp(NonZeroU64);
 
 impl Timestamp {
     /// The current time.
@@ -17,12 +21,12 @@ impl Timestamp {
 
     /// Microseconds since the Unix epoch.
     pub fn as_micros(self) -> u64 {
-        self.0
+        self.0.get()
     }
 
     /// A timestamp from microseconds since the Unix epoch.
     pub fn from_micros(micros: u64) -> Self {
-        Self(micros)
+        Self(NonZeroU64::new(micros).unwrap_or(NonZeroU64::MIN))
     }
 
     /// Converts a [`SystemTime`]; times before 1970 clamp to the epoch.
@@ -30,17 +34,17 @@ impl Timestamp {
         let micros = time
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        Self(micros)
+        Self::from_micros(micros)
     }
 
     /// The same instant as a [`SystemTime`].
     pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_micros(self.0)
+        UNIX_EPOCH + Duration::from_micros(self.as_micros())
     }
 
     /// How long from `self` until `later`; zero if `later` is not later.
     pub fn until(self, later: Timestamp) -> Duration {
-        Duration::from_micros(later.0.saturating_sub(self.0))
+        Duration::from_micros(later.as_micros().saturating_sub(self.as_micros()))
     }
 }
 
@@ -95,6 +99,12 @@ mod tests {
         let t = Timestamp::now();
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn an_option_costs_nothing() {
+        assert_eq!(size_of::<Option<Timestamp>>(), size_of::<Timestamp>());
+        assert_eq!(Timestamp::from_micros(0).as_micros(), 1);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use super::{
     Claim, ClaimedJob, Created, JobNames, JobStore, Lease, NewJob, Next, Outcome, StoreError,
 };
 use crate::job::{
-    Attempt, AttemptStatus, ErrorInfo, Fingerprint, Job, JobId, JobInput, JobStatus, Timestamp,
+    Attempt, AttemptStatus, ErrorInfo, Fingerprint, Job, JobId, JobInput, JobStatus, RawJson,
+    Timestamp,
 };
 
 /// How long finished jobs are kept before they read as `404`.
@@ -64,7 +65,7 @@ pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
 
 #[derive(Debug, Default)]
 struct State {
-    jobs: HashMap<JobId, Entry>,
+    jobs: HashMap<JobId, Record>,
     keys: HashMap<String, JobId>,
     /// Runnable jobs per name, each with the sequence number that orders
     /// jobs across names.
@@ -79,13 +80,77 @@ struct State {
     tokens: u64,
 }
 
+/// A job as this store keeps it: about 120 bytes until it first runs. What
+/// only some jobs have (a run history, an idempotency key) is boxed, and the
+/// wire [`Job`] is built only when asked for.
 #[derive(Debug)]
-struct Entry {
-    job: Job,
+struct Record {
+    name: Cow<'static, str>,
+    status: JobStatus,
+    retry_count: u32,
+    max_retries: u32,
+    created_at: Timestamp,
+    last_updated_at: Timestamp,
+    started_at: Option<Timestamp>,
+    completed_at: Option<Timestamp>,
+    next_attempt_at: Option<Timestamp>,
+    /// The fencing token and expiry of the current lease.
+    lease: Option<(u64, Timestamp)>,
+    /// When the current lease began (the start of an interrupted attempt).
+    claimed_at: Option<Timestamp>,
     input: Arc<JobInput>,
-    fingerprint: Option<Fingerprint>,
+    history: Option<Box<History>>,
+    idempotency: Option<Box<Idempotency>>,
+}
+
+#[derive(Debug, Default)]
+struct History {
+    result: Option<RawJson>,
+    error: Option<ErrorInfo>,
+    attempts: Vec<Attempt>,
+}
+
+#[derive(Debug)]
+struct Idempotency {
     key: Option<String>,
-    lease: Option<Lease>,
+    fingerprint: Fingerprint,
+}
+
+impl Record {
+    fn job(&self, id: JobId) -> Job {
+        let history = self.history.as_deref();
+        Job {
+            id,
+            name: self.name.clone(),
+            status: self.status,
+            retry_count: self.retry_count,
+            max_retries: self.max_retries,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            last_updated_at: self.last_updated_at,
+            next_attempt_at: self.next_attempt_at,
+            result: history.and_then(|h| h.result.clone()),
+            error: history.and_then(|h| h.error.clone()),
+            attempts: history.map(|h| h.attempts.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn attempts(&self) -> u32 {
+        self.history.as_ref().map_or(0, |h| h.attempts.len() as u32)
+    }
+
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        self.idempotency.as_ref().map(|i| i.fingerprint)
+    }
+
+    fn key(&self) -> Option<&str> {
+        self.idempotency.as_ref()?.key.as_deref()
+    }
+
+    fn record(&mut self, attempt: Attempt) {
+        self.history.get_or_insert_default().attempts.push(attempt);
+    }
 }
 
 impl Default for MemoryStore {
@@ -165,10 +230,10 @@ impl State {
             None if self.jobs.contains_key(&job.id) => job.id,
             None => return None,
         };
-        let entry = &self.jobs[&id];
+        let record = &self.jobs[&id];
         Some(
-            if entry.fingerprint.is_some() && entry.fingerprint == job.fingerprint {
-                Ok(Created::Existing(entry.job.clone()))
+            if record.fingerprint().is_some() && record.fingerprint() == job.fingerprint {
+                Ok(Created::Existing(record.job(id)))
             } else {
                 Err(StoreError::IdempotencyConflict { existing: id })
             },
@@ -176,38 +241,45 @@ impl State {
     }
 
     fn remove(&mut self, id: JobId) {
-        if let Some(entry) = self.jobs.remove(&id) {
-            if let Some(key) = entry.key {
-                self.keys.remove(&key);
+        if let Some(record) = self.jobs.remove(&id) {
+            if let Some(key) = record.key() {
+                self.keys.remove(key);
             }
         }
     }
 
     /// Drops finished jobs whose retention has passed.
     fn expire(&mut self, now: Timestamp) {
-        for queue in [&mut self.completed, &mut self.failed] {
-            while let Some(&(expires_at, id)) = queue.front() {
-                if expires_at > now {
-                    break;
-                }
-                queue.pop_front();
-                if let Some(entry) = self.jobs.remove(&id) {
-                    if let Some(key) = entry.key {
-                        self.keys.remove(&key);
-                    }
-                }
+        loop {
+            let due = |queue: &VecDeque<(Timestamp, JobId)>| {
+                queue
+                    .front()
+                    .filter(|(at, _)| *at <= now)
+                    .map(|(_, id)| *id)
+            };
+            let Some(id) = due(&self.completed).or_else(|| due(&self.failed)) else {
+                return;
+            };
+            if self
+                .completed
+                .front()
+                .is_some_and(|(_, first)| *first == id)
+            {
+                self.completed.pop_front();
+            } else {
+                self.failed.pop_front();
             }
+            self.remove(id);
         }
     }
 
     /// Drops the oldest finished job to make room; false if there is none.
     fn evict_one(&mut self) -> bool {
-        let oldest = match (self.completed.front(), self.failed.front()) {
-            (Some(_), _) => self.completed.pop_front(),
-            (None, Some(_)) => self.failed.pop_front(),
-            (None, None) => None,
-        };
-        match oldest {
+        match self
+            .completed
+            .pop_front()
+            .or_else(|| self.failed.pop_front())
+        {
             Some((_, id)) => {
                 self.remove(id);
                 true
@@ -223,8 +295,8 @@ impl State {
                 return Some(due);
             }
             self.scheduled.pop();
-            if let Some(entry) = self.jobs.get(&id) {
-                let name = entry.job.name.clone();
+            if let Some(record) = self.jobs.get(&id) {
+                let name = record.name.clone();
                 self.enqueue(name, id);
             }
         }
@@ -241,12 +313,12 @@ impl State {
         self.ready.get_mut(name)?.pop_front().map(|(_, id)| id)
     }
 
-    fn check_lease(&self, lease: &Lease) -> Result<(), StoreError> {
-        match self.jobs.get(&lease.job_id) {
-            Some(Entry {
-                lease: Some(current),
-                ..
-            }) if current.token == lease.token => Ok(()),
+    /// The job's record, if `lease` is still its lease.
+    fn leased(&mut self, lease: &Lease) -> Result<&mut Record, StoreError> {
+        match self.jobs.get_mut(&lease.job_id) {
+            Some(record) if record.lease.is_some_and(|(token, _)| token == lease.token) => {
+                Ok(record)
+            }
             _ => Err(StoreError::LeaseLost { id: lease.job_id }),
         }
     }
@@ -266,21 +338,34 @@ impl JobStore for MemoryStore {
                 retry_after: Duration::from_secs(1),
             });
         }
-        let job = Job::queued(new.id, new.name, new.max_retries, now);
         if let Some(key) = &new.idempotency_key {
             state.keys.insert(key.clone(), new.id);
         }
-        state.enqueue(job.name.clone(), new.id);
-        state.jobs.insert(
-            new.id,
-            Entry {
-                job: job.clone(),
-                input: Arc::new(new.input),
-                fingerprint: new.fingerprint,
+        state.enqueue(new.name.clone(), new.id);
+        let idempotency = new.fingerprint.map(|fingerprint| {
+            Box::new(Idempotency {
                 key: new.idempotency_key,
-                lease: None,
-            },
-        );
+                fingerprint,
+            })
+        });
+        let record = Record {
+            name: new.name,
+            status: JobStatus::Queued,
+            retry_count: 0,
+            max_retries: new.max_retries,
+            created_at: now,
+            last_updated_at: now,
+            started_at: None,
+            completed_at: None,
+            next_attempt_at: None,
+            lease: None,
+            claimed_at: None,
+            input: Arc::new(new.input),
+            history: None,
+            idempotency,
+        };
+        let job = record.job(new.id);
+        state.jobs.insert(new.id, record);
         drop(state);
         self.work.notify_one();
         Ok(Created::New(job))
@@ -289,7 +374,7 @@ impl JobStore for MemoryStore {
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let mut state = self.lock();
         state.expire(Timestamp::now());
-        Ok(state.jobs.get(&id).map(|entry| entry.job.clone()))
+        Ok(state.jobs.get(&id).map(|record| record.job(id)))
     }
 
     async fn claim(&self, names: &JobNames, lease: Duration) -> Result<Claim, StoreError> {
@@ -300,79 +385,77 @@ impl JobStore for MemoryStore {
             return Ok(Claim::Idle { next_due });
         };
         state.tokens += 1;
-        let lease = Lease {
-            job_id: id,
-            token: state.tokens,
-            expires_at: now + lease,
-        };
+        let token = state.tokens;
         state.running.insert(id);
-        let entry = state
+        let record = state
             .jobs
             .get_mut(&id)
             .ok_or_else(|| StoreError::Corrupt(format!("queued job {id} has no record")))?;
-        let job = &mut entry.job;
-        debug_assert!(job.status.can_become(JobStatus::InProgress));
-        job.status = JobStatus::InProgress;
-        job.started_at.get_or_insert(now);
-        job.next_attempt_at = None;
-        job.last_updated_at = now;
-        entry.lease = Some(lease.clone());
+        debug_assert!(record.status.can_become(JobStatus::InProgress));
+        let expires_at = now + lease;
+        record.status = JobStatus::InProgress;
+        record.started_at.get_or_insert(now);
+        record.next_attempt_at = None;
+        record.last_updated_at = now;
+        record.claimed_at = Some(now);
+        record.lease = Some((token, expires_at));
         Ok(Claim::Job(Box::new(ClaimedJob {
             id,
-            name: job.name.clone(),
-            attempt: job.attempts.len() as u32 + 1,
-            retry_count: job.retry_count,
-            max_retries: job.max_retries,
-            input: entry.input.clone(),
-            lease,
+            name: record.name.clone(),
+            attempt: record.attempts() + 1,
+            retry_count: record.retry_count,
+            max_retries: record.max_retries,
+            input: record.input.clone(),
+            lease: Lease {
+                job_id: id,
+                token,
+                expires_at,
+            },
         })))
     }
 
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<Lease, StoreError> {
         let mut state = self.lock();
-        state.check_lease(lease)?;
-        let renewed = Lease {
-            expires_at: Timestamp::now() + period,
+        let record = state.leased(lease)?;
+        let expires_at = Timestamp::now() + period;
+        record.lease = Some((lease.token, expires_at));
+        Ok(Lease {
+            expires_at,
             ..lease.clone()
-        };
-        if let Some(entry) = state.jobs.get_mut(&lease.job_id) {
-            entry.lease = Some(renewed.clone());
-        }
-        Ok(renewed)
+        })
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        let mut state = self.lock();
-        state.check_lease(lease)?;
-        let id = lease.job_id;
-        state.running.remove(&id);
         let retention = self.retention;
-        let entry = state.jobs.get_mut(&id).expect("a leased job has a record");
-        entry.lease = None;
-        let job = &mut entry.job;
-        job.last_updated_at = now;
+        let mut state = self.lock();
+        let record = state.leased(lease)?;
         let Outcome { attempt, next } = outcome;
+        record.lease = None;
+        record.claimed_at = None;
+        record.last_updated_at = now;
         match next {
             Next::Complete => {
-                job.status = JobStatus::Completed;
-                job.result = attempt.result.clone();
-                job.completed_at = Some(now);
+                record.status = JobStatus::Completed;
+                record.history.get_or_insert_default().result = attempt.result.clone();
+                record.completed_at = Some(now);
             }
             Next::Fail => {
-                job.status = JobStatus::Failed;
-                job.error = attempt.error.clone();
-                job.completed_at = Some(now);
+                record.status = JobStatus::Failed;
+                record.history.get_or_insert_default().error = attempt.error.clone();
+                record.completed_at = Some(now);
             }
             Next::Retry { after } => {
-                job.status = JobStatus::Scheduled;
-                job.retry_count += 1;
-                job.next_attempt_at = Some(now + after);
+                record.status = JobStatus::Scheduled;
+                record.retry_count += 1;
+                record.next_attempt_at = Some(now + after);
             }
-            Next::Requeue => job.status = JobStatus::Queued,
+            Next::Requeue => record.status = JobStatus::Queued,
         }
-        job.attempts.push(attempt);
-        let name = job.name.clone();
+        record.record(attempt);
+        let name = record.name.clone();
+        let id = lease.job_id;
+        state.running.remove(&id);
         match next {
             Next::Complete => state.completed.push_back((now + retention.completed, id)),
             Next::Fail => state.failed.push_back((now + retention.failed, id)),
@@ -399,30 +482,29 @@ impl JobStore for MemoryStore {
             .filter(|id| {
                 state.jobs[id]
                     .lease
-                    .as_ref()
-                    .is_some_and(|lease| lease.expires_at <= now)
+                    .is_some_and(|(_, expires_at)| expires_at <= now)
             })
             .collect();
         for &id in &expired {
             state.running.remove(&id);
-            let entry = state.jobs.get_mut(&id).expect("a running job has a record");
-            entry.lease = None;
-            let job = &mut entry.job;
-            let started_at = job.last_updated_at;
-            job.attempts.push(Attempt {
-                attempt: job.attempts.len() as u32 + 1,
+            let record = state.jobs.get_mut(&id).expect("a running job has a record");
+            let attempt = Attempt {
+                attempt: record.attempts() + 1,
                 status: AttemptStatus::Interrupted,
-                started_at,
+                started_at: record.claimed_at.unwrap_or(now),
                 finished_at: now,
                 result: None,
                 error: Some(ErrorInfo::new(
                     ErrorInfo::INTERRUPTED,
                     "the worker's lease expired before the attempt finished",
                 )),
-            });
-            job.status = JobStatus::Queued;
-            job.last_updated_at = now;
-            let name = job.name.clone();
+            };
+            record.record(attempt);
+            record.lease = None;
+            record.claimed_at = None;
+            record.status = JobStatus::Queued;
+            record.last_updated_at = now;
+            let name = record.name.clone();
             state.enqueue(name, id);
         }
         drop(state);
@@ -473,6 +555,11 @@ mod tests {
             .await
             .unwrap();
         claimed.id
+    }
+
+    #[test]
+    fn a_queued_job_is_small() {
+        assert!(size_of::<Record>() <= 128, "{} bytes", size_of::<Record>());
     }
 
     #[tokio::test]

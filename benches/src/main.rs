@@ -1,0 +1,456 @@
+//! asyncep's benchmark suite. Every figure is a ratio against a reference
+//! measured in the same run, because the machine is shared and noisy; each
+//! is the median of several runs, with the range.
+//!
+//! ```sh
+//! cargo run --release --manifest-path benches/Cargo.toml            # full suite, writes BENCHMARKS.md
+//! cargo run --release --manifest-path benches/Cargo.toml -- --quick # a short smoke run, writes nothing
+//! ```
+//!
+//! Needs Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`) and `taskset`.
+
+mod e2e;
+mod load;
+mod memory;
+mod micro;
+mod pickup;
+mod servers;
+mod stats;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncep::store::{JobStore, MemoryStore, RedisStore};
+use stats::Spread;
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis store under a fresh `bench-` prefix (removed by `clean_redis`).
+pub fn redis_store(label: &str) -> RedisStore {
+    RedisStore::builder(redis_url())
+        .prefix(format!("bench-{label}-{}", uuid::Uuid::new_v4()))
+        .build()
+        .expect("REDIS_URL is a Redis URL")
+}
+
+struct Settings {
+    runs: usize,
+    seconds: u64,
+    connections: usize,
+    jobs: usize,
+    memory_jobs: usize,
+    pickups: usize,
+    write: bool,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    match args.first().map(String::as_str) {
+        Some("serve") => runtime.block_on(servers::serve(&args[1], &args[2])),
+        Some("load") => {
+            let result = runtime.block_on(load::run(
+                &args[1],
+                "/submit/42",
+                args[3].parse().unwrap(),
+                Duration::from_secs(args[2].parse().unwrap()),
+            ));
+            println!("{}", serde_json::to_string(&result).unwrap());
+        }
+        Some("micro") => runtime.block_on(micro::run(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000),
+        )),
+        Some("memory") => println!(
+            "{}",
+            runtime.block_on(memory::probe(&args[1], args[2].parse().unwrap()))
+        ),
+        _ => {
+            let quick = args.iter().any(|a| a == "--quick");
+            let settings = if quick {
+                Settings {
+                    runs: 1,
+                    seconds: 3,
+                    connections: 64,
+                    jobs: 20_000,
+                    memory_jobs: 200_000,
+                    pickups: 200,
+                    write: false,
+                }
+            } else {
+                Settings {
+                    runs: 3,
+                    seconds: 10,
+                    connections: 64,
+                    jobs: 100_000,
+                    memory_jobs: 1_000_000,
+                    pickups: 500,
+                    write: true,
+                }
+            };
+            let only: Option<&str> = args
+                .iter()
+                .position(|a| a == "--only")
+                .map(|i| args[i + 1].as_str());
+            runtime.block_on(suite(&settings, only));
+        }
+    }
+}
+
+fn wants(only: Option<&str>, name: &str) -> bool {
+    only.is_none_or(|list| list.split(',').any(|n| n == name))
+}
+
+async fn suite(settings: &Settings, only: Option<&str>) {
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    if wants(only, "submit") {
+        rows.extend(submit(settings).await);
+    }
+    if wants(only, "e2e") {
+        rows.extend(end_to_end(settings).await);
+    }
+    if wants(only, "pickup") {
+        rows.extend(pickup_latency(settings).await);
+    }
+    if wants(only, "memory") {
+        rows.extend(memory_per_job(settings));
+    }
+    let table = table(&rows);
+    println!("\n{table}");
+    if settings.write && only.is_none() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+        std::fs::write(path, document(settings, &table)).expect("BENCHMARKS.md is writable");
+        println!("written to BENCHMARKS.md");
+    }
+}
+
+fn free_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// Serves `kind` pinned to core 0, loads it from core 1.
+fn submit_run(kind: &str, settings: &Settings) -> load::LoadResult {
+    let exe = std::env::current_exe().unwrap();
+    let address = free_address();
+    let mut server = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(&exe)
+        .args(["serve", kind, &address])
+        .env("REDIS_URL", redis_url())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("taskset starts the server");
+    let mut ready = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready", "the {kind} server did not start");
+    let output = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(&exe)
+        .args([
+            "load",
+            &address,
+            &settings.seconds.to_string(),
+            &settings.connections.to_string(),
+        ])
+        .output()
+        .expect("taskset starts the load");
+    let _ = server.kill();
+    let _ = server.wait();
+    let result: load::LoadResult =
+        serde_json::from_slice(&output.stdout).expect("the load's result");
+    eprintln!(
+        "  submit {kind:6}: {:>8.0} req/s, p50 {} µs, p99 {} µs, {} errors",
+        result.rps(),
+        result.p50_us,
+        result.p99_us,
+        result.errors
+    );
+    result
+}
+
+async fn submit(settings: &Settings) -> Vec<[String; 4]> {
+    eprintln!(
+        "submit: {} s x 64 connections, server on core 0, load on core 1",
+        settings.seconds
+    );
+    let (mut memory_share, mut redis_share) = (vec![], vec![]);
+    let (mut p50s, mut p99s): (Vec<[f64; 3]>, Vec<[f64; 3]>) = (vec![], vec![]);
+    let mut bare_rps = vec![];
+    for _ in 0..settings.runs {
+        let bare = submit_run("bare", settings);
+        let memory = submit_run("memory", settings);
+        let redis = submit_run("redis", settings);
+        clean_redis().await;
+        memory_share.push(memory.rps() / bare.rps());
+        redis_share.push(redis.rps() / bare.rps());
+        bare_rps.push(bare.rps());
+        p50s.push([
+            bare.p50_us as f64,
+            memory.p50_us as f64,
+            redis.p50_us as f64,
+        ]);
+        p99s.push([
+            bare.p99_us as f64,
+            memory.p99_us as f64,
+            redis.p99_us as f64,
+        ]);
+    }
+    let column = |values: &[[f64; 3]], i: usize| {
+        Spread::of(&values.iter().map(|v| v[i]).collect::<Vec<_>>())
+    };
+    vec![
+        [
+            "submit throughput, memory store (API only)".into(),
+            format!("{} of bare", Spread::of(&memory_share).percent()),
+            format!("bare axum: {} req/s", Spread::of(&bare_rps).show(0)),
+            "≥ 80 %".into(),
+        ],
+        [
+            "submit throughput, Redis store (API only)".into(),
+            format!("{} of bare", Spread::of(&redis_share).percent()),
+            "same run".into(),
+            "≥ 50 %".into(),
+        ],
+        [
+            "submit latency p50 / p99, memory (µs)".into(),
+            format!(
+                "{} / {}",
+                column(&p50s, 1).show(0),
+                column(&p99s, 1).show(0)
+            ),
+            format!(
+                "bare: {} / {}",
+                column(&p50s, 0).show(0),
+                column(&p99s, 0).show(0)
+            ),
+            "—".into(),
+        ],
+        [
+            "submit latency p50 / p99, Redis (µs)".into(),
+            format!(
+                "{} / {}",
+                column(&p50s, 2).show(0),
+                column(&p99s, 2).show(0)
+            ),
+            "same run".into(),
+            "—".into(),
+        ],
+    ]
+}
+
+async fn end_to_end(settings: &Settings) -> Vec<[String; 4]> {
+    let jobs = settings.jobs;
+    eprintln!(
+        "end to end: {jobs} no-op jobs, {} workers, 8 producers",
+        e2e::WORKERS
+    );
+    let url = redis_url();
+    let (mut vs_apalis, mut vs_apalis_redis, mut vs_raw) = (vec![], vec![], vec![]);
+    let (mut ours, mut ours_redis) = (vec![], vec![]);
+    for _ in 0..settings.runs {
+        let memory = e2e::asyncep(Arc::new(MemoryStore::new()), jobs).await;
+        let apalis = e2e::apalis_memory(jobs).await;
+        let redis = e2e::asyncep(Arc::new(redis_store("e2e")) as Arc<dyn JobStore>, jobs).await;
+        let apalis_redis = e2e::apalis_redis(&url, jobs).await;
+        let raw = e2e::raw_redis(&url, jobs).await;
+        clean_redis().await;
+        eprintln!(
+            "  jobs/s: asyncep memory {memory:.0}, apalis memory {apalis:.0}, asyncep redis {redis:.0}, apalis-redis {apalis_redis:.0}, raw redis {raw:.0}"
+        );
+        vs_apalis.push(memory / apalis);
+        vs_apalis_redis.push(redis / apalis_redis);
+        vs_raw.push(redis / raw);
+        ours.push(memory);
+        ours_redis.push(redis);
+    }
+    vec![
+        [
+            "end to end, memory (× apalis MemoryStorage)".into(),
+            format!("{}×", Spread::of(&vs_apalis).show(2)),
+            format!("asyncep: {} jobs/s", Spread::of(&ours).show(0)),
+            "≥ 1.5×".into(),
+        ],
+        [
+            "end to end, Redis (× apalis-redis)".into(),
+            format!("{}×", Spread::of(&vs_apalis_redis).show(2)),
+            format!("asyncep: {} jobs/s", Spread::of(&ours_redis).show(0)),
+            "≥ 2×".into(),
+        ],
+        [
+            "end to end, Redis (of the raw Lua floor)".into(),
+            Spread::of(&vs_raw).percent(),
+            "same run".into(),
+            "≥ 50 %".into(),
+        ],
+    ]
+}
+
+async fn pickup_latency(settings: &Settings) -> Vec<[String; 4]> {
+    eprintln!(
+        "pick-up latency: {} submits one at a time",
+        settings.pickups
+    );
+    let (mut memory, mut redis) = (vec![], vec![]);
+    for _ in 0..settings.runs {
+        memory.push(pickup::measure(Arc::new(MemoryStore::new()), settings.pickups).await);
+        redis.push(pickup::measure(Arc::new(redis_store("pickup")), settings.pickups).await);
+        clean_redis().await;
+    }
+    let show = |values: &[(u64, u64)]| {
+        let p50 = Spread::of(
+            &values
+                .iter()
+                .map(|v| v.0 as f64 / 1000.0)
+                .collect::<Vec<_>>(),
+        );
+        let p99 = Spread::of(
+            &values
+                .iter()
+                .map(|v| v.1 as f64 / 1000.0)
+                .collect::<Vec<_>>(),
+        );
+        (p50, p99)
+    };
+    let (m50, m99) = show(&memory);
+    let (r50, r99) = show(&redis);
+    vec![
+        [
+            "idle pick-up p50 / p99, memory (ms)".into(),
+            format!("{} / {}", m50.show(3), m99.show(3)),
+            "—".into(),
+            "p50 < 1 ms".into(),
+        ],
+        [
+            "idle pick-up p50 / p99, Redis (ms)".into(),
+            format!("{} / {}", r50.show(3), r99.show(3)),
+            "—".into(),
+            "p50 < 3 ms".into(),
+        ],
+    ]
+}
+
+fn memory_per_job(settings: &Settings) -> Vec<[String; 4]> {
+    let jobs = settings.memory_jobs;
+    eprintln!("memory: RSS growth over {jobs} jobs with a 100-byte payload");
+    let exe = std::env::current_exe().unwrap();
+    let probe = |kind: &str| -> f64 {
+        let output = Command::new(&exe)
+            .args(["memory", kind, &jobs.to_string()])
+            .output()
+            .expect("the memory probe");
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .parse()
+            .expect("bytes per job")
+    };
+    let (mut ratio, mut ours, mut floor) = (vec![], vec![], vec![]);
+    for _ in 0..settings.runs {
+        let (a, h) = (probe("asyncep"), probe("hashmap"));
+        eprintln!("  bytes/job: asyncep {a:.0}, HashMap {h:.0}");
+        ratio.push(a / h);
+        ours.push(a);
+        floor.push(h);
+    }
+    vec![[
+        "memory per stored job (× HashMap floor)".into(),
+        format!(
+            "{}× ({} B/job)",
+            Spread::of(&ratio).show(2),
+            Spread::of(&ours).median.round()
+        ),
+        format!(
+            "HashMap<Uuid, payload>: {} B/job",
+            Spread::of(&floor).median.round()
+        ),
+        "≤ 3×".into(),
+    ]]
+}
+
+/// Removes every key the benchmarks wrote.
+async fn clean_redis() {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    for pattern in ["{bench-*", "{raw-*", "apalis*", "bench-*"] {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_default();
+        for chunk in keys.chunks(1000) {
+            let _: () = redis::cmd("UNLINK")
+                .arg(chunk)
+                .query_async(&mut connection)
+                .await
+                .unwrap_or(());
+        }
+    }
+}
+
+fn table(rows: &[[String; 4]]) -> String {
+    let mut out =
+        String::from("| scenario | asyncep | reference (same run) | target |\n|---|---|---|---|\n");
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            row[0], row[1], row[2], row[3]
+        ));
+    }
+    out
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn document(settings: &Settings, table: &str) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    format!(
+        "# Benchmarks\n\n\
+         Measured {date} on {cores} cores ({cpu}), {rustc}, {redis}, with\n\n\
+         ```sh\ncargo run --release --manifest-path benches/Cargo.toml\n```\n\n\
+         Each figure is the median of {runs} runs (min–max in brackets), as a ratio against its reference\n\
+         measured in the same run. Submit: the server is pinned to core 0 and the load generator (64\n\
+         keep-alive connections, {secs} s, a ~100-byte JSON body) to core 1 with `taskset`; asyncep runs\n\
+         API-only (`workers(0)`), so the figure is the cost of accepting a job. End to end: {jobs} no-op\n\
+         jobs enqueued by 8 tasks through each framework's own API, 8 workers, timed until every handler\n\
+         ran (asyncep records each job's completion, with its attempt, before the next claim). Pick-up:\n\
+         one submit at a time over HTTP, 5 ms apart, from the request leaving the client to the handler\n\
+         starting. Memory: RSS growth of a fresh process storing {memory_jobs} jobs with a 100-byte body.\n\n\
+         {table}\n",
+        date = command_line("date", &["-u", "+%Y-%m-%d"]),
+        cores = std::thread::available_parallelism().map_or(1, |n| n.get()),
+        rustc = command_line("rustc", &["--version"]),
+        redis = command_line("redis-server", &["--version"]),
+        runs = settings.runs,
+        secs = settings.seconds,
+        jobs = settings.jobs,
+        memory_jobs = settings.memory_jobs,
+    )
+}
