@@ -64,6 +64,20 @@ fn main() {
             ));
             println!("{}", serde_json::to_string(&result).unwrap());
         }
+        Some("e2e-one") => {
+            // One end-to-end variant, for profiling: `e2e-one asyncep-redis|raw-redis JOBS`.
+            let jobs: usize = args[2].parse().unwrap();
+            let rate = runtime.block_on(async {
+                match args[1].as_str() {
+                    "asyncep-redis" => {
+                        e2e::asyncep(Arc::new(redis_store("e2e")) as Arc<dyn JobStore>, jobs).await
+                    }
+                    "raw-redis" => e2e::raw_redis(&redis_url(), jobs).await,
+                    other => panic!("unknown variant {other}"),
+                }
+            });
+            println!("{rate:.0} jobs/s");
+        }
         Some("micro") => runtime.block_on(micro::run(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000),
         )),
@@ -125,7 +139,10 @@ async fn suite(settings: &Settings, only: Option<&str>) {
     println!("\n{table}");
     if settings.write && only.is_none() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
-        std::fs::write(path, document(settings, &table)).expect("BENCHMARKS.md is writable");
+        let notes = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/NOTES.md"))
+            .unwrap_or_default();
+        std::fs::write(path, document(settings, &table) + "\n" + &notes)
+            .expect("BENCHMARKS.md is writable");
         println!("written to BENCHMARKS.md");
     }
 }

@@ -70,15 +70,69 @@ pub async fn serve(kind: &str, address: &str) {
 pub fn router(kind: &str) -> axum::Router {
     match kind {
         "bare" => axum::Router::new().route("/submit/{id}", axum::routing::post(bare)),
-        "memory" | "redis" => {
+        "memory" | "redis" | "null" => {
             let mut builder = asyncep::Runtime::builder().workers(0);
             builder = match kind {
                 "memory" => builder.store(asyncep::store::MemoryStore::with_capacity(50_000_000)),
+                "null" => builder.store(NullStore),
                 _ => builder.store(crate::redis_store("submit")),
             };
             let runtime = builder.build().expect("the bench runtime");
             runtime.api(axum::Router::new())
         }
         other => panic!("unknown server kind {other}"),
+    }
+}
+
+/// A store that keeps nothing: isolates the HTTP layer's cost when
+/// investigating (not a figure of the table).
+struct NullStore;
+
+#[async_trait::async_trait]
+impl asyncep::store::JobStore for NullStore {
+    async fn create(
+        &self,
+        job: asyncep::store::NewJob,
+    ) -> Result<asyncep::store::Created, asyncep::store::StoreError> {
+        let now = asyncep::job::Timestamp::now();
+        Ok(asyncep::store::Created::New(asyncep::Job::queued(
+            job.id,
+            job.name,
+            job.max_retries,
+            now,
+        )))
+    }
+    async fn get(
+        &self,
+        _: asyncep::JobId,
+    ) -> Result<Option<asyncep::Job>, asyncep::store::StoreError> {
+        Ok(None)
+    }
+    async fn claim(
+        &self,
+        _: &asyncep::store::JobNames,
+        _: std::time::Duration,
+    ) -> Result<asyncep::store::Claim, asyncep::store::StoreError> {
+        Ok(asyncep::store::Claim::Idle { next_due: None })
+    }
+    async fn renew(
+        &self,
+        lease: &asyncep::store::Lease,
+        _: std::time::Duration,
+    ) -> Result<asyncep::store::Lease, asyncep::store::StoreError> {
+        Err(asyncep::store::StoreError::LeaseLost { id: lease.job_id })
+    }
+    async fn finish(
+        &self,
+        lease: &asyncep::store::Lease,
+        _: asyncep::store::Outcome,
+    ) -> Result<(), asyncep::store::StoreError> {
+        Err(asyncep::store::StoreError::LeaseLost { id: lease.job_id })
+    }
+    async fn recover_expired(&self) -> Result<Vec<asyncep::JobId>, asyncep::store::StoreError> {
+        Ok(vec![])
+    }
+    async fn wait_for_work(&self, _: &asyncep::store::JobNames, timeout: std::time::Duration) {
+        tokio::time::sleep(timeout).await
     }
 }

@@ -63,16 +63,20 @@ pub struct MemoryStore {
 /// The default capacity: one million jobs.
 pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
 
+/// foldhash (randomly seeded per process): much cheaper than SipHash on the
+/// submit path, and client-chosen ids cannot aim at its collisions.
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Debug, Default)]
 struct State {
-    jobs: HashMap<JobId, Record>,
-    keys: HashMap<String, JobId>,
+    jobs: HashMap<JobId, Record, Hasher>,
+    keys: HashMap<String, JobId, Hasher>,
     /// Runnable jobs per name, each with the sequence number that orders
     /// jobs across names.
-    ready: HashMap<Cow<'static, str>, VecDeque<(u64, JobId)>>,
+    ready: HashMap<Cow<'static, str>, VecDeque<(u64, JobId)>, Hasher>,
     /// Jobs waiting for a retry, earliest first.
     scheduled: BinaryHeap<Reverse<(Timestamp, u64, JobId)>>,
-    running: HashSet<JobId>,
+    running: HashSet<JobId, Hasher>,
     /// Finished jobs in the order they finished, for retention and eviction.
     completed: VecDeque<(Timestamp, JobId)>,
     failed: VecDeque<(Timestamp, JobId)>,

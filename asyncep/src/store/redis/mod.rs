@@ -444,6 +444,7 @@ impl JobStore for RedisStore {
         let keys = &self.inner.keys;
         let id = lease.job_id;
         let Outcome { attempt, next } = outcome;
+        let number = attempt.attempt;
         let result = attempt
             .result
             .as_ref()
@@ -479,6 +480,7 @@ impl JobStore for RedisStore {
             .arg(seconds(self.inner.retention.failed))
             .arg(keys.prefix())
             .arg(keys.wake())
+            .arg(number)
             .invoke_async(&mut connection)
             .await
             .map_err(|e| self.inner.error(e))?;

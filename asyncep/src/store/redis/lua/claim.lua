@@ -5,13 +5,14 @@
 -- (the caller claims again), or
 -- {1, id, token, lease_expiry, name, retry_count, max_retries, input, attempts_so_far}.
 local now = now_us()
-local best_queue, best_id, best_score, next_due
+local stamp = num(now)
+local best_queue, best_id, best_score
 for i = 2, #KEYS, 2 do
   local queue, scheduled = KEYS[i], KEYS[i + 1]
-  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', num(now), 'LIMIT', 0, tonumber(ARGV[3]))
+  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', stamp, 'LIMIT', 0, ARGV[3])
   for _, id in ipairs(due) do
     redis.call('ZREM', scheduled, id)
-    redis.call('ZADD', queue, num(now), id)
+    redis.call('ZADD', queue, stamp, id)
   end
   local head = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   if head[1] then
@@ -20,15 +21,18 @@ for i = 2, #KEYS, 2 do
       best_queue, best_id, best_score = queue, head[1], score
     end
   end
-  local later = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
-  if later[1] then
-    local at = tonumber(later[2])
-    if not next_due or at < next_due then
-      next_due = at
-    end
-  end
 end
 if not best_id then
+  local next_due
+  for i = 3, #KEYS, 2 do
+    local later = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    if later[1] then
+      local at = tonumber(later[2])
+      if not next_due or at < next_due then
+        next_due = at
+      end
+    end
+  end
   if next_due then
     return {0, num(next_due)}
   end
@@ -36,17 +40,16 @@ if not best_id then
 end
 redis.call('ZREM', best_queue, best_id)
 local job = ARGV[2] .. ':job:' .. best_id
-if redis.call('EXISTS', job) == 0 then
+local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'sa', 'ac')
+if not f[1] then
   return {2}
 end
 local token = redis.call('HINCRBY', job, 't', 1)
 local expires = num(now + tonumber(ARGV[1]))
-redis.call('HSET', job, 's', 'InProgress', 'cl', num(now), 'le', expires, 'lu', num(now), 'na', '')
-local started = redis.call('HGET', job, 'sa')
-if not started or started == '' then
-  redis.call('HSET', job, 'sa', num(now))
+if f[5] then
+  redis.call('HSET', job, 's', 'InProgress', 'cl', stamp, 'le', expires, 'lu', stamp, 'na', '')
+else
+  redis.call('HSET', job, 's', 'InProgress', 'cl', stamp, 'le', expires, 'lu', stamp, 'na', '', 'sa', stamp)
 end
 redis.call('ZADD', KEYS[1], expires, best_id)
-local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in')
-local attempts = redis.call('LLEN', job .. ':attempts')
-return {1, best_id, tostring(token), expires, f[1], f[2], f[3], f[4], tostring(attempts)}
+return {1, best_id, tostring(token), expires, f[1], f[2] or '0', f[3], f[4], f[6] or '0'}

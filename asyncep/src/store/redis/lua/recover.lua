@@ -15,7 +15,7 @@ for _, id in ipairs(expired) do
     redis.call('RPUSH', attempts, '{"attempt":' .. num(number) .. ',"status":"Interrupted","startedAt":'
       .. (f[3] or num(now)) .. ',"finishedAt":' .. num(now)
       .. ',"result":null,"error":{"code":"interrupted","message":"the worker stopped renewing its lease before the attempt finished"}}')
-    redis.call('HSET', job, 's', 'Queued', 'le', '', 'lu', num(now))
+    redis.call('HSET', job, 's', 'Queued', 'le', '', 'lu', num(now), 'ac', num(number))
     redis.call('HINCRBY', job, 't', 1)
     redis.call('ZADD', ARGV[1] .. ':queue:' .. f[2], num(now), id)
     redis.call('PUBLISH', ARGV[2], f[2])
