@@ -5,4 +5,4 @@ pub mod conformance;
 mod server;
 pub mod services;
 
-pub use server::{TestServer, wait_until};
+pub use server::{TestServer, accepted_id, wait_until};

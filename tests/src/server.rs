@@ -57,10 +57,7 @@ impl TestServer {
 
     /// Submits with a JSON body and returns the accepted job's id.
     pub async fn submit(&self, path: &str, body: &Value) -> String {
-        let response = self.post_json(path, body).await;
-        assert_eq!(response.status(), 202, "submit {path}");
-        let job: Value = response.json().await.expect("a job document");
-        job["id"].as_str().expect("an id").to_owned()
+        accepted_id(self.post_json(path, body).await).await
     }
 
     /// `GET /jobs/{id}` as JSON.
@@ -94,6 +91,14 @@ impl TestServer {
     pub async fn wait_for_status(&self, id: &str, status: &str) -> Value {
         self.wait_for(id, |job| job["status"] == status).await
     }
+}
+
+/// Checks that a submit was accepted (`202`, a job document) and returns
+/// the job's id.
+pub async fn accepted_id(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 202, "the submit was not accepted");
+    let job: Value = response.json().await.expect("a job document");
+    job["id"].as_str().expect("an id").to_owned()
 }
 
 /// Checks `condition` every 10 ms until it holds or `patience` runs out.

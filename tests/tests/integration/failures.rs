@@ -33,10 +33,7 @@ async fn failures_are_retried_and_every_attempt_recorded(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Completed").await;
     assert_eq!(statuses(&job), ["Failed", "Failed", "Succeeded"]);
     assert_eq!(job["retryCount"], 2);
@@ -62,10 +59,7 @@ async fn retries_run_out_and_the_job_fails(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Failed").await;
     assert_eq!(
         statuses(&job),
@@ -106,10 +100,7 @@ async fn a_permanent_error_fails_at_once_with_its_code(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Failed").await;
     assert_eq!(statuses(&job), ["Failed"]);
     assert_eq!(job["retryCount"], 0);

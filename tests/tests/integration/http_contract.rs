@@ -119,10 +119,7 @@ async fn a_job_runs_to_completed_with_its_result_as_json(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Completed").await;
     let result = &job["result"];
     assert!(
@@ -160,10 +157,7 @@ async fn sensitive_headers_are_never_stored(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Completed").await;
     let headers = job["result"]["headers"].as_object().unwrap();
     for secret in ["authorization", "cookie", "x-api-key", "x-session"] {
@@ -187,10 +181,7 @@ async fn a_no_body_endpoint_never_reads_the_body(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Completed").await;
     assert_eq!(job["result"], "pong 9");
 }
@@ -213,10 +204,7 @@ async fn every_method_can_submit(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(delete.status(), 202);
-    let id = delete.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(delete).await;
     assert_eq!(
         server.wait_for_status(&id, "Completed").await["result"],
         "hello, ada"
@@ -227,10 +215,7 @@ async fn every_method_can_submit(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(get.status(), 202);
-    let id = get.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(get).await;
     assert_eq!(
         server.wait_for_status(&id, "Completed").await["result"],
         json!({ "key": "k1", "q": "x" })
@@ -384,10 +369,7 @@ async fn validate_sees_authorization_but_the_worker_does_not(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     let job = server.wait_for_status(&id, "Completed").await;
     assert_eq!(
         job["result"],

@@ -31,15 +31,11 @@ async fn submit_with(
 }
 
 async fn id_of(response: reqwest::Response) -> String {
-    assert_eq!(response.status(), 202);
     assert!(
         !response.headers().contains_key("warning"),
         "no warning when a key is sent"
     );
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    asyncep_tests::accepted_id(response).await
 }
 
 async fn a_request_id_becomes_the_job_id_and_repeats_return_it(backend: Backend) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use asyncep::store::JobStore;
 use asyncep::{ConfigError, JobId, JobStatus, Runtime};
 use asyncep_tests::TestServer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{Backend, on_every_store};
 
@@ -164,10 +164,7 @@ async fn state_reaches_the_handler(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = asyncep_tests::accepted_id(response).await;
     assert_eq!(
         server.wait_for_status(&id, "Completed").await["result"],
         "welcome, grace"
