@@ -108,6 +108,10 @@ pub mod __private;
 /// - `R: Serialize` is stored as the job's `result`; `E: Display` as its
 ///   `error`, retried until `retries` run out. Return [`JobError::permanent`]
 ///   to fail at once.
+/// - The function runs on the worker's Tokio task: the `timeout` and the
+///   shutdown stop it at its next `.await`. Run long CPU-bound or blocking
+///   work in `tokio::task::spawn_blocking`, or it holds the worker (and a
+///   timeout cannot cut it short).
 ///
 /// # Validation
 /// A `validate` function runs while the client waits, with every header

@@ -13,7 +13,8 @@ use asyncep::job::{
     Attempt, AttemptStatus, ErrorInfo, Fingerprint, JobId, JobInput, JobStatus, RawJson, Timestamp,
 };
 use asyncep::store::{
-    Claim, ClaimedJob, Created, JobNames, JobStore, NewJob, Next, Outcome, StoreError,
+    Claim, ClaimedJob, Created, JobNames, JobStore, MAX_LOST_LEASES, NewJob, Next, Outcome,
+    StoreError,
 };
 
 use crate::wait_until;
@@ -33,7 +34,7 @@ macro_rules! store_conformance {
             complete_stores_the_result, fail_stores_the_error, retry_schedules_and_becomes_due,
             requeue_keeps_the_retry_count, renew_extends_the_lease, expired_leases_are_recovered,
             a_zombie_cannot_overwrite_the_new_owner, waiting_workers_wake_on_new_work,
-            input_reaches_the_worker_intact,
+            input_reaches_the_worker_intact, a_job_that_keeps_losing_its_worker_fails,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -487,4 +488,49 @@ pub async fn input_reaches_the_worker_intact(store: Arc<dyn JobStore>) {
     assert_eq!(input.headers, [("x-trace".to_owned(), "t1".to_owned())]);
     assert_eq!(input.route_params, [("id".to_owned(), "7".to_owned())]);
     assert_eq!(input.query.as_deref(), Some("a=1&a=2"));
+}
+
+/// A job whose lease expires [`MAX_LOST_LEASES`] times fails for good, so
+/// a job that kills every worker that runs it cannot go round forever.
+pub async fn a_job_that_keeps_losing_its_worker_fails(store: Arc<dyn JobStore>) {
+    let name = unique("poison");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    for lost in 1..=MAX_LOST_LEASES {
+        match store
+            .claim(&names, Duration::from_millis(30))
+            .await
+            .unwrap()
+        {
+            Claim::Job(job) => assert_eq!(job.attempt, lost),
+            Claim::Idle { .. } => panic!("the job was not requeued after {} lost leases", lost - 1),
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(
+            wait_until(Duration::from_secs(10), async || store
+                .recover_expired()
+                .await
+                .unwrap()
+                .contains(&id))
+            .await
+        );
+    }
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(
+        stored.error.as_ref().map(|e| e.code.as_ref()),
+        Some(ErrorInfo::INTERRUPTED)
+    );
+    assert_eq!(stored.attempts.len() as u32, MAX_LOST_LEASES);
+    assert!(
+        stored
+            .attempts
+            .iter()
+            .all(|a| a.status == AttemptStatus::Interrupted)
+    );
+    assert!(stored.completed_at.is_some());
+    assert!(
+        claim(&*store, &names).await.is_none(),
+        "a failed job is not claimed again"
+    );
 }

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{
-    Claim, ClaimedJob, Created, JobNames, JobStore, Lease, NewJob, Next, Outcome, StoreError,
+    Claim, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES, NewJob, Next, Outcome,
+    StoreError,
 };
 use crate::job::{
     Attempt, AttemptStatus, ErrorInfo, Fingerprint, Job, JobId, JobInput, JobStatus, RawJson,
@@ -102,6 +103,8 @@ struct Record {
     lease: Option<(u64, Timestamp)>,
     /// When the current lease began (the start of an interrupted attempt).
     claimed_at: Option<Timestamp>,
+    /// How many leases of this job expired.
+    lost_leases: u32,
     input: Arc<JobInput>,
     history: Option<Box<History>>,
     idempotency: Option<Box<Idempotency>>,
@@ -364,6 +367,7 @@ impl JobStore for MemoryStore {
             next_attempt_at: None,
             lease: None,
             claimed_at: None,
+            lost_leases: 0,
             input: Arc::new(new.input),
             history: None,
             idempotency,
@@ -489,6 +493,7 @@ impl JobStore for MemoryStore {
                     .is_some_and(|(_, expires_at)| expires_at <= now)
             })
             .collect();
+        let retention = self.retention;
         for &id in &expired {
             state.running.remove(&id);
             let record = state.jobs.get_mut(&id).expect("a running job has a record");
@@ -506,10 +511,21 @@ impl JobStore for MemoryStore {
             record.record(attempt);
             record.lease = None;
             record.claimed_at = None;
-            record.status = JobStatus::Queued;
             record.last_updated_at = now;
-            let name = record.name.clone();
-            state.enqueue(name, id);
+            record.lost_leases += 1;
+            if record.lost_leases >= MAX_LOST_LEASES {
+                record.status = JobStatus::Failed;
+                record.completed_at = Some(now);
+                record.history.get_or_insert_default().error = Some(ErrorInfo::new(
+                    ErrorInfo::INTERRUPTED,
+                    format!("the job lost its worker {MAX_LOST_LEASES} times; it is not run again"),
+                ));
+                state.failed.push_back((now + retention.failed, id));
+            } else {
+                record.status = JobStatus::Queued;
+                let name = record.name.clone();
+                state.enqueue(name, id);
+            }
         }
         drop(state);
         for _ in &expired {

@@ -18,6 +18,13 @@ use async_trait::async_trait;
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
 pub use error::StoreError;
+
+/// How many times a job may lose its worker (its lease expired: a crash, a
+/// kill, a stall) before it fails for good with the code `interrupted`. A
+/// job that brings its worker down every time (out of memory, say) would
+/// otherwise go round the workers forever. Hand-backs at a graceful shutdown
+/// do not count.
+pub const MAX_LOST_LEASES: u32 = 5;
 pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::{MemoryStore, Retention};
 pub use types::{Claim, ClaimedJob, Created, JobNames, Lease, NewJob, Next, Outcome};
@@ -41,7 +48,8 @@ use crate::job::{Job, JobId};
 /// - [`renew`](Self::renew) and [`finish`](Self::finish) fail with
 ///   [`StoreError::LeaseLost`] unless the lease's token is still the job's.
 /// - [`recover_expired`](Self::recover_expired) hands every job whose lease
-///   ran out back to the queue, recording an `Interrupted` attempt.
+///   ran out back to the queue, recording an `Interrupted` attempt; on its
+///   [`MAX_LOST_LEASES`]th lost lease the job fails instead.
 /// - [`wait_for_work`](Self::wait_for_work) returns early when work may have
 ///   arrived, so idle workers never poll on a fixed beat.
 #[async_trait]

@@ -17,10 +17,10 @@ use tracing::{debug, warn};
 use self::keys::Keys;
 use self::record::{StoredAttempt, decode_job};
 use super::{
-    Claim, ClaimedJob, Created, JobNames, JobStore, Lease, NewJob, Next, Outcome, Retention,
-    StoreError,
+    Claim, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES, NewJob, Next, Outcome,
+    Retention, StoreError,
 };
-use crate::job::{Job, JobId, Timestamp};
+use crate::job::{ErrorInfo, Job, JobId, Timestamp};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
@@ -494,11 +494,20 @@ impl JobStore for RedisStore {
     async fn recover_expired(&self) -> Result<Vec<JobId>, StoreError> {
         let keys = &self.inner.keys;
         let mut connection = self.connection().await?;
+        let failure = ErrorInfo::new(
+            ErrorInfo::INTERRUPTED,
+            format!("the job lost its worker {MAX_LOST_LEASES} times; it is not run again"),
+        );
+        let failure =
+            serde_json::to_string(&failure).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let ids: Vec<String> = scripts::RECOVER
             .key(keys.running())
             .arg(keys.prefix())
             .arg(keys.wake())
             .arg(RECOVER_BATCH)
+            .arg(MAX_LOST_LEASES)
+            .arg(seconds(self.inner.retention.failed))
+            .arg(failure)
             .invoke_async(&mut connection)
             .await
             .map_err(|e| self.inner.error(e))?;
