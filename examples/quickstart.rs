@@ -89,11 +89,7 @@ async fn import(ctx: AsyncContext) -> Result<u64, JobError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    asyncep_examples::init_tracing();
 
     let runtime = asyncep::Runtime::builder()
         .with_env()?

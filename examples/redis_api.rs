@@ -9,11 +9,7 @@ use asyncep_examples::reports;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    asyncep_examples::init_tracing();
     let runtime = reports::runtime_builder()?.workers(0).build()?;
     let app = runtime.api(axum::Router::new());
     let address = std::env::var("API_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());

@@ -10,11 +10,7 @@ use asyncep_examples::reports;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    asyncep_examples::init_tracing();
     let runtime = reports::runtime_builder()?.build()?;
     tracing::info!("worker running jobs {:?}", runtime.job_names());
     let workers = runtime.clone();

@@ -5,3 +5,12 @@
 //! the API accepts exactly the jobs the workers can run.
 
 pub mod reports;
+
+/// Logs to standard error at `info`, or as `RUST_LOG` says.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}

@@ -92,7 +92,12 @@ async fn create(store: &dyn JobStore, job: NewJob) -> JobId {
 }
 
 async fn claim(store: &dyn JobStore, names: &JobNames) -> Option<ClaimedJob> {
-    match store.claim(names, LEASE).await.expect("claim") {
+    claim_for(store, names, LEASE).await
+}
+
+/// Claims under a lease of `lease`.
+async fn claim_for(store: &dyn JobStore, names: &JobNames, lease: Duration) -> Option<ClaimedJob> {
+    match store.claim(names, lease).await.expect("claim") {
         Claim::Job(job) => Some(*job),
         Claim::Idle { .. } => None,
     }
@@ -382,14 +387,9 @@ pub async fn expired_leases_are_recovered(store: Arc<dyn JobStore>) {
     let name = unique("expire");
     let id = create(&*store, new_job(&name)).await;
     let names = names(&[&name]);
-    let ClaimedJob { lease, .. } = match store
-        .claim(&names, Duration::from_millis(50))
+    let ClaimedJob { lease, .. } = claim_for(&*store, &names, Duration::from_millis(50))
         .await
-        .unwrap()
-    {
-        Claim::Job(job) => *job,
-        Claim::Idle { .. } => panic!("nothing to claim"),
-    };
+        .expect("a job to claim");
     tokio::time::sleep(Duration::from_millis(120)).await;
     let mut recovered = Vec::new();
     assert!(
@@ -414,14 +414,9 @@ pub async fn a_zombie_cannot_overwrite_the_new_owner(store: Arc<dyn JobStore>) {
     let name = unique("zombie");
     let id = create(&*store, new_job(&name)).await;
     let names = names(&[&name]);
-    let zombie = match store
-        .claim(&names, Duration::from_millis(50))
+    let zombie = claim_for(&*store, &names, Duration::from_millis(50))
         .await
-        .unwrap()
-    {
-        Claim::Job(job) => *job,
-        Claim::Idle { .. } => panic!("nothing to claim"),
-    };
+        .expect("a job to claim");
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert!(
         wait_until(Duration::from_secs(10), async || {
@@ -497,14 +492,10 @@ pub async fn a_job_that_keeps_losing_its_worker_fails(store: Arc<dyn JobStore>) 
     let id = create(&*store, new_job(&name)).await;
     let names = names(&[&name]);
     for lost in 1..=MAX_LOST_LEASES {
-        match store
-            .claim(&names, Duration::from_millis(30))
+        let job = claim_for(&*store, &names, Duration::from_millis(30))
             .await
-            .unwrap()
-        {
-            Claim::Job(job) => assert_eq!(job.attempt, lost),
-            Claim::Idle { .. } => panic!("the job was not requeued after {} lost leases", lost - 1),
-        }
+            .expect("the job is requeued after each lost lease");
+        assert_eq!(job.attempt, lost);
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(
             wait_until(Duration::from_secs(10), async || store
