@@ -89,7 +89,13 @@ async fn import(ctx: AsyncContext) -> Result<u64, JobError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    asyncep_examples::init_tracing();
+    // Not `asyncep_examples::init_tracing()`: linking that library would
+    // bring its report endpoints (a split deployment's) into this binary.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
 
     let runtime = asyncep::Runtime::builder()
         .with_env()?

@@ -6,7 +6,8 @@
 
 pub mod reports;
 
-/// Logs to standard error at `info`, or as `RUST_LOG` says.
+/// Logs to standard error at `info`, or as `RUST_LOG` says. (Calling it
+/// links this library, and so the [`reports`] endpoints, into a binary.)
 pub fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
