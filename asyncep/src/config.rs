@@ -218,19 +218,17 @@ impl RuntimeBuilder {
         var: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         if let Some(value) = var("ASYNCEP_WORKERS") {
-            self.config.workers = parse_env("ASYNCEP_WORKERS", &value, |v| v.trim().parse().ok())?;
+            self.config.workers = env_number("ASYNCEP_WORKERS", &value, 0)?;
         }
         if let Some(value) = var("ASYNCEP_SHUTDOWN_GRACE") {
-            self.config.shutdown_grace =
-                parse_env("ASYNCEP_SHUTDOWN_GRACE", &value, parse_duration)?;
+            self.config.shutdown_grace = env_duration("ASYNCEP_SHUTDOWN_GRACE", &value)?;
         }
         if let Some(value) = var("ASYNCEP_LEASE") {
-            let lease = parse_env("ASYNCEP_LEASE", &value, parse_duration)?;
+            let lease = env_duration("ASYNCEP_LEASE", &value)?;
             self = self.lease(lease);
         }
         if let Some(value) = var("ASYNCEP_BODY_LIMIT") {
-            self.config.body_limit =
-                parse_env("ASYNCEP_BODY_LIMIT", &value, |v| v.trim().parse().ok())?;
+            self.config.body_limit = env_number("ASYNCEP_BODY_LIMIT", &value, 0)?;
         }
         if let Some(value) = var("ASYNCEP_REDACT_HEADERS") {
             for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -238,24 +236,22 @@ impl RuntimeBuilder {
             }
         }
         let capacity = match var("ASYNCEP_MEMORY_CAPACITY") {
-            Some(value) => Some(parse_env("ASYNCEP_MEMORY_CAPACITY", &value, |v| {
-                v.trim().parse().ok().filter(|n| *n > 0)
-            })?),
+            Some(value) => Some(env_number("ASYNCEP_MEMORY_CAPACITY", &value, 1)?),
             None => None,
         };
         let mut retention = Retention::default();
         if let Some(value) = var("ASYNCEP_KEEP_COMPLETED") {
-            retention.completed = parse_env("ASYNCEP_KEEP_COMPLETED", &value, parse_duration)?;
+            retention.completed = env_duration("ASYNCEP_KEEP_COMPLETED", &value)?;
         }
         if let Some(value) = var("ASYNCEP_KEEP_FAILED") {
-            retention.failed = parse_env("ASYNCEP_KEEP_FAILED", &value, parse_duration)?;
+            retention.failed = env_duration("ASYNCEP_KEEP_FAILED", &value)?;
         }
         let url = var("ASYNCEP_STORE_URL")
             .map(|url| url.trim().to_owned())
             .unwrap_or_default();
         if url.is_empty() || url == "memory" || url == "memory://" {
             let store = MemoryStore::with_capacity(capacity.unwrap_or(DEFAULT_MEMORY_CAPACITY));
-            if capacity.is_some() || retention != Retention::default() || self.store.is_none() {
+            if capacity.is_some() || retention != Retention::default() {
                 self = self.store(store.retention(retention));
             }
         } else if url.starts_with("redis://")
@@ -324,22 +320,33 @@ impl RuntimeBuilder {
     }
 }
 
-fn parse_env<T>(
-    var: &'static str,
-    value: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> Result<T, ConfigError> {
-    parse(value).ok_or_else(|| ConfigError::Env {
+/// A duration variable (`500ms`, `30s`, `5m`).
+fn env_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    parse_duration(value)
+        .ok_or_else(|| env_error(var, value, "a duration such as `500ms`, `30s` or `5m`"))
+}
+
+/// A whole-number variable of at least `min`.
+fn env_number(var: &'static str, value: &str, min: usize) -> Result<usize, ConfigError> {
+    let expected = if min == 0 {
+        "a whole number"
+    } else {
+        "a positive whole number"
+    };
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n >= min)
+        .ok_or_else(|| env_error(var, value, expected))
+}
+
+fn env_error(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::Env {
         var,
         value: value.to_owned(),
-        expected: match var {
-            "ASYNCEP_SHUTDOWN_GRACE" | "ASYNCEP_LEASE" => {
-                "a duration such as `500ms`, `30s` or `5m`"
-            }
-            "ASYNCEP_MEMORY_CAPACITY" => "a positive whole number",
-            _ => "a whole number",
-        },
-    })
+        expected,
+    }
 }
 
 /// A URL with its password (if any) masked, for messages.
@@ -522,6 +529,28 @@ mod tests {
             .unwrap_err();
         assert!(
             error.to_string().starts_with("ASYNCEP_STORE_URL="),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn retention_variables_expect_durations() {
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_KEEP_COMPLETED", "soon")]))
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("expected a duration such as `500ms`, `30s` or `5m`"),
+            "{error}"
+        );
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_MEMORY_CAPACITY", "0")]))
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("expected a positive whole number"),
             "{error}"
         );
     }

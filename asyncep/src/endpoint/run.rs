@@ -1,10 +1,9 @@
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use super::JobBody;
-use super::submission::query_map;
+use super::submission::{header_map, query_map};
 use crate::context::{AsyncContext, FromStates, States};
 use crate::job::{ErrorInfo, JobError, JobId, JobInput};
 
@@ -28,13 +27,9 @@ impl Run {
             JobError::permanent(format!("the stored request no longer decodes: {error}"))
                 .with_code(ErrorInfo::INVALID_INPUT)
         })?;
-        let mut headers: HashMap<String, Vec<String>> = HashMap::with_capacity(input.headers.len());
-        for (name, value) in &input.headers {
-            headers.entry(name.clone()).or_default().push(value.clone());
-        }
         Ok(AsyncContext::new(
             request,
-            headers,
+            header_map(input.headers.iter().cloned()),
             input.route_params.iter().cloned().collect(),
             query_map(input.query.as_deref()),
             self.job_id,

@@ -33,16 +33,15 @@ impl Submission {
     /// too, for authorization checks), and `attempt` 0.
     pub fn context<T: JobBody>(&self) -> Result<AsyncContext<T>, Problem> {
         let request = T::decode(self.body.as_deref()).map_err(Problem::from)?;
-        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
-        for (name, value) in &self.headers {
-            headers
-                .entry(name.as_str().to_owned())
-                .or_default()
-                .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
-        }
+        let headers = self.headers.iter().map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        });
         Ok(AsyncContext::new(
             request,
-            headers,
+            header_map(headers),
             self.route_params.iter().cloned().collect(),
             query_map(self.query.as_deref()),
             self.job_id,
@@ -61,6 +60,17 @@ impl From<BodyError> for Problem {
             BodyError::Shape(_) => Problem::unprocessable_body(error.to_string()),
         }
     }
+}
+
+/// Groups header pairs by name, every value in order.
+pub(crate) fn header_map(
+    pairs: impl IntoIterator<Item = (String, String)>,
+) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in pairs {
+        map.entry(name).or_default().push(value);
+    }
+    map
 }
 
 /// Parses a query string into every value of every name.

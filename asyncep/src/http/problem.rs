@@ -6,6 +6,9 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tracing::warn;
+
+use crate::store::StoreError;
 
 /// An `application/problem+json` error response (RFC 9457).
 ///
@@ -218,6 +221,27 @@ impl IntoResponse for Problem {
             );
         }
         response
+    }
+}
+
+impl From<&StoreError> for Problem {
+    /// The problem a store error shows to clients.
+    fn from(error: &StoreError) -> Self {
+        match error {
+            StoreError::Full { retry_after } => Problem::store_full(*retry_after),
+            StoreError::Unavailable { retry_after, .. } => {
+                warn!(%error, "job store unavailable");
+                Problem::store_unavailable(*retry_after)
+            }
+            StoreError::IdempotencyConflict { existing } => Problem::idempotency_conflict(format!(
+                "the idempotency key already belongs to job {existing}, which was submitted with another endpoint, route or body; \
+             use a new key for a new request"
+            )),
+            other => {
+                warn!(error = %other, "job store error");
+                Problem::internal("the job store failed")
+            }
+        }
     }
 }
 

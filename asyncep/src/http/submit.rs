@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use tracing::{Instrument, debug, info_span};
 
 use super::idempotency::Idempotency;
-use super::status::store_problem;
 use super::{Problem, document};
 use crate::endpoint::{Endpoint, Submission, body_text};
 use crate::job::{Fingerprint, JobId, JobInput};
@@ -112,7 +111,7 @@ async fn accept(
             fingerprint,
         })
         .await
-        .map_err(|error| store_problem(&error).into_response())?;
+        .map_err(|error| Problem::from(&error).into_response())?;
     if let Created::Existing(job) = &created {
         debug!(existing = %job.id, "repeated request; answering with the existing job");
     }

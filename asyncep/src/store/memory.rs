@@ -494,6 +494,7 @@ impl JobStore for MemoryStore {
             })
             .collect();
         let retention = self.retention;
+        let mut requeued = 0;
         for &id in &expired {
             state.running.remove(&id);
             let record = state.jobs.get_mut(&id).expect("a running job has a record");
@@ -525,10 +526,11 @@ impl JobStore for MemoryStore {
                 record.status = JobStatus::Queued;
                 let name = record.name.clone();
                 state.enqueue(name, id);
+                requeued += 1;
             }
         }
         drop(state);
-        for _ in &expired {
+        for _ in 0..requeued {
             self.work.notify_one();
         }
         Ok(expired)

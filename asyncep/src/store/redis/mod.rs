@@ -25,6 +25,8 @@ use crate::job::{ErrorInfo, Job, JobId, Timestamp};
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
 
+/// The `Retry-After` a client gets while Redis is unreachable.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Due retries moved to the ready queue per name and claim, at most.
 const PROMOTE_BATCH: u32 = 100;
 /// Expired leases recovered per call, at most.
@@ -73,7 +75,6 @@ struct Inner {
     connection: OnceCell<ConnectionManager>,
     keys: Keys,
     retention: Retention,
-    unavailable_retry_after: Duration,
     connect_timeout: Duration,
     work: Notify,
     listening: std::sync::Once,
@@ -145,7 +146,6 @@ impl RedisStoreBuilder {
                 connection: OnceCell::new(),
                 keys: Keys::new(&self.prefix),
                 retention: self.retention,
-                unavailable_retry_after: Duration::from_secs(1),
                 connect_timeout: self.connect_timeout,
                 work: Notify::new(),
                 listening: std::sync::Once::new(),
@@ -231,7 +231,7 @@ impl Inner {
                 StoreError::Corrupt(error.to_string())
             }
             _ => StoreError::Unavailable {
-                retry_after: self.unavailable_retry_after,
+                retry_after: UNAVAILABLE_RETRY_AFTER,
                 source: Box::new(error),
             },
         }
