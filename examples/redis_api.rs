@@ -11,7 +11,8 @@ use asyncep_examples::reports;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     asyncep_examples::init_tracing();
     let runtime = reports::runtime_builder()?.workers(0).build()?;
-    let app = runtime.api(axum::Router::new());
+    runtime.start().await?; // fail here, not on the first request, if the store cannot be used
+    let app = runtime.api(axum::Router::new())?;
     let address = std::env::var("API_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&address).await?;
     tracing::info!("API on http://{address}, jobs {:?}", runtime.job_names());

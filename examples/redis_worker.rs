@@ -19,6 +19,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("shutting down: running jobs finish or go back to the queue");
         workers.shutdown().await;
     });
-    runtime.run_workers().await;
+    runtime.run_workers().await?;
     Ok(())
 }

@@ -8,8 +8,8 @@ pub use crate::context::{AsyncContext, FromStates, NoBody, NoExtra, StateRequire
 pub use crate::endpoint::{
     BodyError, Endpoint, HandlerOutput, JobBody, Method, Run, RunFn, Submission, ValidateFn,
 };
-pub use crate::http::Problem;
 pub use crate::job::{JobError, RawJson};
+pub use crate::problem::Problem;
 pub use axum::response::Response;
 
 use axum::response::IntoResponse;

@@ -49,9 +49,11 @@ pub struct AsyncContext<T = NoBody> {
     /// The number of this run, 1-based (0 in a `validate` function, before
     /// the job exists).
     pub attempt: u32,
-    /// Fires when the attempt times out or the worker shuts down: a handler
-    /// that can stop early should watch it.
+    /// Fires when the attempt times out, the worker shuts down, or the
+    /// worker lost the job's lease to another: a handler that can stop early
+    /// should watch it.
     pub cancellation: CancellationToken,
+    fencing_token: u64,
     states: States,
 }
 
@@ -67,6 +69,7 @@ impl<T> AsyncContext<T> {
         job_id: JobId,
         job_name: &'static str,
         attempt: u32,
+        fencing_token: u64,
         cancellation: CancellationToken,
         states: States,
     ) -> Self {
@@ -79,8 +82,29 @@ impl<T> AsyncContext<T> {
             job_name,
             attempt,
             cancellation,
+            fencing_token,
             states,
         }
+    }
+
+    /// The fencing token of this run's lease: greater than the token of
+    /// every earlier run of any job in the store. Pass it to the systems the
+    /// handler writes to and have them refuse a write with a smaller token
+    /// than the last one they accepted: then a worker that lost its lease
+    /// (paused, partitioned) can never overwrite the work of the next one.
+    /// `0` in a `validate` function.
+    ///
+    /// ```standalone_crate
+    /// use asyncep::{async_endpoint, AsyncContext};
+    ///
+    /// #[async_endpoint(job = "doc-fenced", post = "/doc-fenced/<id>")]
+    /// async fn fenced(ctx: AsyncContext) -> Result<String, String> {
+    ///     // e.g. UPDATE reports SET body = $1, token = $2 WHERE id = $3 AND token < $2
+    ///     Ok(format!("write {} under token {}", ctx.route_params["id"], ctx.fencing_token()))
+    /// }
+    /// ```
+    pub fn fencing_token(&self) -> u64 {
+        self.fencing_token
     }
 
     /// The first value of a header, by lower-case name.
@@ -137,7 +161,6 @@ impl<T: fmt::Debug> fmt::Debug for AsyncContext<T> {
 ///
 /// let runtime = Runtime::builder()
 ///     .state(Mailer { from: "hello@example.com".into() })
-///     .workers(0)
 ///     .build()
 ///     .unwrap();
 /// # drop(runtime);

@@ -57,6 +57,7 @@ mod endpoint;
 pub mod http;
 pub mod job;
 mod mount;
+mod problem;
 mod registry;
 mod runtime;
 pub mod store;
@@ -86,7 +87,7 @@ pub mod __private;
 /// async fn ping(ctx: AsyncContext) -> Result<String, String> {
 ///     Ok(format!("pong {}", ctx.route_params["id"]))
 /// }
-/// # let runtime = asyncep::Runtime::builder().workers(0).build().unwrap();
+/// # let runtime = asyncep::Runtime::builder().build().unwrap();
 /// # assert_eq!(runtime.job_names(), ["ping", "render-report"]);
 /// ```
 ///
@@ -150,8 +151,9 @@ pub mod __private;
 /// Every mistake in the attribute or the signature is a compile error on the
 /// token at fault.
 pub use asyncep_macros::async_endpoint;
-pub use config::{ConfigError, DEFAULT_REDACTED_HEADERS, RuntimeBuilder};
+pub use config::ConfigError;
 pub use context::{AsyncContext, NoBody, State};
+pub use http::DEFAULT_REDACTED_HEADERS;
 pub use job::{Job, JobError, JobId, JobStatus};
 pub use mount::{mount, shutdown};
-pub use runtime::Runtime;
+pub use runtime::{Runtime, RuntimeBuilder};

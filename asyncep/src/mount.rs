@@ -33,11 +33,17 @@ static DEFAULT: OnceLock<Runtime> = OnceLock::new();
 /// }
 /// ```
 ///
+/// Nothing blocks here: the store connects in the background (an
+/// unreachable one is logged, and the workers keep trying). To fail at
+/// start-up instead, build the runtime yourself and await
+/// [`Runtime::start`].
+///
 /// # Panics
 /// When the endpoints cannot be mounted (no endpoint in the binary, a job
-/// name or route used twice, a handler's state missing) or an `ASYNCEP_*`
-/// variable is invalid: the message says what to fix. Use
-/// [`Runtime::builder`] to handle those errors yourself.
+/// name or route used twice, a handler's state missing), an `ASYNCEP_*`
+/// variable is invalid, or it is called outside a Tokio runtime: the
+/// message says what to fix. Use [`Runtime::builder`] to handle those
+/// errors yourself.
 pub fn mount(router: Router) -> Router {
     default_runtime().mount(router)
 }

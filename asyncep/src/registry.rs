@@ -14,7 +14,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Collects the registrations and checks them against each other and
-    /// against the job status route (`GET {job_prefix}/{id}`).
+    /// against the job routes (everything under `job_prefix`).
     pub(crate) fn collect(job_prefix: &str) -> Result<Self, ConfigError> {
         Self::from_endpoints(inventory::iter::<Endpoint>().collect(), job_prefix)
     }
@@ -36,15 +36,29 @@ impl Registry {
                 });
             }
         }
-        let status_route = format!("{job_prefix}/{{}}");
+        let mut shapes: HashMap<String, &Endpoint> = HashMap::new();
         let mut routes: HashMap<(Method, String), &Endpoint> = HashMap::new();
         for endpoint in &endpoints {
-            let shape = route_shape(endpoint.route);
-            if endpoint.method == Method::Get && shape == status_route {
+            if is_under(endpoint.route, job_prefix) {
                 return Err(ConfigError::RouteTaken {
                     route: endpoint.route,
                     endpoint: endpoint.location(),
                 });
+            }
+            let shape = route_shape(endpoint.route);
+            // One path, one set of parameter names: axum refuses
+            // `/a/{id}` beside `/a/{name}` whatever their methods.
+            if let Some(first) = shapes.insert(shape.clone(), endpoint) {
+                if first.route != endpoint.route {
+                    return Err(ConfigError::RouteConflict {
+                        reason: format!(
+                            "`{}` and `{}` are one path with other parameter names",
+                            first.route, endpoint.route
+                        ),
+                        first: first.location(),
+                        second: endpoint.location(),
+                    });
+                }
             }
             if let Some(first) = routes.insert((endpoint.method, shape), endpoint) {
                 return Err(ConfigError::DuplicateRoute {
@@ -78,6 +92,13 @@ impl Registry {
     }
 }
 
+/// Whether `route` is `prefix` or under it.
+fn is_under(route: &str, prefix: &str) -> bool {
+    route
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// A route with its parameter names blanked: two routes of one shape would
 /// capture the same requests.
 fn route_shape(route: &str) -> String {
@@ -108,7 +129,7 @@ mod tests {
     use crate::job::{JobError, RawJson};
     use futures_util::future::BoxFuture;
 
-    fn check(_: &Submission) -> Result<(), crate::http::Problem> {
+    fn check(_: &Submission) -> Result<(), crate::problem::Problem> {
         Ok(())
     }
     fn run(_: Run) -> BoxFuture<'static, Result<RawJson, JobError>> {
@@ -139,15 +160,16 @@ mod tests {
     static B_SAME_SHAPE: Endpoint = endpoint("b", Method::Post, "/a/{name}");
     static B_OTHER_METHOD: Endpoint = endpoint("b", Method::Put, "/a/{name}");
     static STATUS_CLASH: Endpoint = endpoint("c", Method::Get, "/jobs/{job}");
+    static UNDER_JOBS: Endpoint = endpoint("d", Method::Post, "/jobs/{id}/rerun");
 
     #[test]
     fn sorts_and_finds_by_name() {
-        let registry = Registry::from_endpoints(vec![&B_OTHER_METHOD, &A], "/jobs").unwrap();
+        let registry = Registry::from_endpoints(vec![&STATUS_CLASH, &A], "/tasks").unwrap();
         assert_eq!(
             registry.iter().map(|e| e.job).collect::<Vec<_>>(),
-            ["a", "b"]
+            ["a", "c"]
         );
-        assert_eq!(registry.get("b").unwrap().route, "/a/{name}");
+        assert_eq!(registry.get("c").unwrap().route, "/jobs/{job}");
         assert!(registry.get("zzz").is_none());
         assert!(registry.names().contains("a"));
     }
@@ -173,14 +195,39 @@ mod tests {
     #[test]
     fn refuses_two_routes_of_one_shape() {
         let error = Registry::from_endpoints(vec![&A, &B_SAME_SHAPE], "/jobs").unwrap_err();
-        assert!(error.to_string().contains("POST /a/{name}"), "{error}");
+        assert!(
+            error.to_string().contains("`/a/{id}` and `/a/{name}`"),
+            "{error}"
+        );
+    }
+
+    /// Before: `POST /a/{id}` and `PUT /a/{name}` passed the registry, and
+    /// axum panicked inside `mount`.
+    #[test]
+    fn refuses_one_path_with_two_sets_of_parameter_names() {
+        let error = Registry::from_endpoints(vec![&A, &B_OTHER_METHOD], "/jobs").unwrap_err();
+        assert!(
+            matches!(error, ConfigError::RouteConflict { .. }),
+            "{error}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("`tests::handler` (registry.rs:1)"),
+            "{message}"
+        );
+        assert!(message.contains("`/a/{id}` and `/a/{name}`"), "{message}");
     }
 
     #[test]
     fn refuses_the_status_route() {
         let error = Registry::from_endpoints(vec![&STATUS_CLASH], "/jobs").unwrap_err();
-        assert!(error.to_string().contains("job status route"), "{error}");
+        assert!(
+            error.to_string().contains("under the job routes"),
+            "{error}"
+        );
         assert!(Registry::from_endpoints(vec![&STATUS_CLASH], "/tasks").is_ok());
+        assert!(Registry::from_endpoints(vec![&UNDER_JOBS], "/jobs").is_err());
+        assert!(Registry::from_endpoints(vec![&UNDER_JOBS], "/job").is_ok());
     }
 
     #[test]

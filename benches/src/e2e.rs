@@ -55,8 +55,7 @@ pub async fn asyncep(store: Arc<dyn JobStore>, jobs: usize) -> f64 {
                             name: Cow::Borrowed("bench-noop"),
                             max_retries: 0,
                             input: JobInput::default(),
-                            idempotency_key: None,
-                            fingerprint: None,
+                            idempotency: None,
                         })
                         .await
                         .expect("enqueue");

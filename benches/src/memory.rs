@@ -37,8 +37,7 @@ pub async fn probe(kind: &str, jobs: usize) -> f64 {
                         name: Cow::Borrowed("bench-submit"),
                         max_retries: 3,
                         input,
-                        idempotency_key: None,
-                        fingerprint: None,
+                        idempotency: None,
                     })
                     .await
                     .unwrap();

@@ -73,14 +73,59 @@ pub fn router(kind: &str) -> axum::Router {
         "memory" | "redis" | "null" => {
             let mut builder = asyncep::Runtime::builder().workers(0);
             builder = match kind {
-                "memory" => builder.store(asyncep::store::MemoryStore::with_capacity(50_000_000)),
+                "memory" => builder.store(AcceptOnly(asyncep::store::MemoryStore::with_capacity(
+                    50_000_000,
+                ))),
                 "null" => builder.store(NullStore),
                 _ => builder.store(crate::redis_store("submit")),
             };
             let runtime = builder.build().expect("the bench runtime");
-            runtime.api(axum::Router::new())
+            runtime
+                .api(axum::Router::new())
+                .expect("an API-only bench server")
         }
         other => panic!("unknown server kind {other}"),
+    }
+}
+
+/// The memory store, declared shared so that an API-only server can be
+/// built on it: the submit figure measures accepting a job, with no worker
+/// in the server process. (asyncep refuses an API-only process on a store
+/// of its own, since nothing would ever run its jobs.)
+struct AcceptOnly(asyncep::store::MemoryStore);
+
+use asyncep::store::{
+    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
+    StoreError,
+};
+use asyncep::{Job, JobId};
+use std::time::Duration;
+
+#[async_trait::async_trait]
+impl JobStore for AcceptOnly {
+    fn is_shared(&self) -> bool {
+        true
+    }
+    async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
+        self.0.create(job).await
+    }
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.0.get(id).await
+    }
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+        self.0.claim(request).await
+    }
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+        self.0.renew(lease, period).await
+    }
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
+        self.0.finish(lease, outcome).await
+    }
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
+        self.0.maintain().await
+    }
+    async fn wait_for_work(&self, names: &JobNames, timeout: Duration) {
+        self.0.wait_for_work(names, timeout).await
     }
 }
 
@@ -89,50 +134,35 @@ pub fn router(kind: &str) -> axum::Router {
 struct NullStore;
 
 #[async_trait::async_trait]
-impl asyncep::store::JobStore for NullStore {
-    async fn create(
-        &self,
-        job: asyncep::store::NewJob,
-    ) -> Result<asyncep::store::Created, asyncep::store::StoreError> {
+impl JobStore for NullStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+    async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
         let now = asyncep::job::Timestamp::now();
-        Ok(asyncep::store::Created::New(asyncep::Job::queued(
+        Ok(Created::New(Job::queued(
             job.id,
             job.name,
             job.max_retries,
             now,
         )))
     }
-    async fn get(
-        &self,
-        _: asyncep::JobId,
-    ) -> Result<Option<asyncep::Job>, asyncep::store::StoreError> {
+    async fn get(&self, _: JobId) -> Result<Option<Job>, StoreError> {
         Ok(None)
     }
-    async fn claim(
-        &self,
-        _: &asyncep::store::JobNames,
-        _: std::time::Duration,
-    ) -> Result<asyncep::store::Claim, asyncep::store::StoreError> {
-        Ok(asyncep::store::Claim::Idle { next_due: None })
+    async fn claim(&self, _: &ClaimRequest) -> Result<Claimed, StoreError> {
+        Ok(Claimed::default())
     }
-    async fn renew(
-        &self,
-        lease: &asyncep::store::Lease,
-        _: std::time::Duration,
-    ) -> Result<asyncep::store::Lease, asyncep::store::StoreError> {
-        Err(asyncep::store::StoreError::LeaseLost { id: lease.job_id })
+    async fn renew(&self, lease: &Lease, _: Duration) -> Result<(), StoreError> {
+        Err(StoreError::LeaseLost { id: lease.job_id })
     }
-    async fn finish(
-        &self,
-        lease: &asyncep::store::Lease,
-        _: asyncep::store::Outcome,
-    ) -> Result<(), asyncep::store::StoreError> {
-        Err(asyncep::store::StoreError::LeaseLost { id: lease.job_id })
+    async fn finish(&self, lease: &Lease, _: Outcome) -> Result<(), StoreError> {
+        Err(StoreError::LeaseLost { id: lease.job_id })
     }
-    async fn recover_expired(&self) -> Result<Vec<asyncep::JobId>, asyncep::store::StoreError> {
-        Ok(vec![])
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
+        Ok(Maintenance::default())
     }
-    async fn wait_for_work(&self, _: &asyncep::store::JobNames, timeout: std::time::Duration) {
+    async fn wait_for_work(&self, _: &JobNames, timeout: Duration) {
         tokio::time::sleep(timeout).await
     }
 }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncep::job::{
-    Attempt, AttemptStatus, ErrorInfo, Fingerprint, JobId, JobInput, JobStatus, RawJson, Timestamp,
+    Attempt, AttemptStatus, ErrorInfo, Fingerprint, JobId, JobInput, JobStatus, Next, RawJson,
+    Timestamp,
 };
 use asyncep::store::{
-    Claim, ClaimedJob, Created, JobNames, JobStore, MAX_LOST_LEASES, NewJob, Next, Outcome,
-    StoreError,
+    ClaimId, ClaimRequest, ClaimedJob, Created, Idempotency, JobNames, JobStore, MAX_LOST_LEASES,
+    NewJob, Outcome, StoreError,
 };
 
 use crate::wait_until;
@@ -35,6 +36,11 @@ macro_rules! store_conformance {
             requeue_keeps_the_retry_count, renew_extends_the_lease, expired_leases_are_recovered,
             a_zombie_cannot_overwrite_the_new_owner, waiting_workers_wake_on_new_work,
             input_reaches_the_worker_intact, a_job_that_keeps_losing_its_worker_fails,
+            every_key_a_request_names_is_recorded, fencing_tokens_grow_across_jobs,
+            a_create_repeated_after_a_lost_reply_finds_its_job,
+            a_claim_repeated_after_a_lost_reply_gets_the_same_jobs,
+            a_finish_repeated_after_a_lost_reply_is_recorded_once,
+            a_claim_recovers_expired_leases_itself, a_claim_takes_a_batch_up_to_its_limit,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -69,18 +75,40 @@ fn new_job(name: &str) -> NewJob {
         name: Cow::Owned(name.to_owned()),
         max_retries: 2,
         input: input("{}"),
-        idempotency_key: None,
-        fingerprint: None,
+        idempotency: None,
     }
 }
 
 fn keyed(name: &str, key: &str, body: &str) -> NewJob {
     let input = input(body);
     NewJob {
-        fingerprint: Some(Fingerprint::of(name, &input)),
-        idempotency_key: Some(key.to_owned()),
+        idempotency: Some(Idempotency {
+            key: Some(key.to_owned()),
+            fingerprint: Fingerprint::of(name, &input),
+        }),
         input,
         ..new_job(name)
+    }
+}
+
+/// A job with a client-chosen id (and so a fingerprint) and maybe a key.
+fn with_id(id: JobId, name: &str, key: Option<&str>, fingerprint: Fingerprint) -> NewJob {
+    NewJob {
+        id,
+        idempotency: Some(Idempotency {
+            key: key.map(str::to_owned),
+            fingerprint,
+        }),
+        ..new_job(name)
+    }
+}
+
+fn request(names: &JobNames, lease: Duration, limit: usize) -> ClaimRequest {
+    ClaimRequest {
+        names: names.clone(),
+        lease,
+        limit,
+        id: ClaimId::new(),
     }
 }
 
@@ -97,10 +125,13 @@ async fn claim(store: &dyn JobStore, names: &JobNames) -> Option<ClaimedJob> {
 
 /// Claims under a lease of `lease`.
 async fn claim_for(store: &dyn JobStore, names: &JobNames, lease: Duration) -> Option<ClaimedJob> {
-    match store.claim(names, lease).await.expect("claim") {
-        Claim::Job(job) => Some(*job),
-        Claim::Idle { .. } => None,
-    }
+    let mut claimed = store
+        .claim(&request(names, lease, 1))
+        .await
+        .expect("claim")
+        .jobs;
+    assert!(claimed.len() <= 1, "a claim of one took {}", claimed.len());
+    claimed.pop()
 }
 
 fn names(names: &[&Cow<'static, str>]) -> JobNames {
@@ -168,26 +199,12 @@ pub async fn repeated_key_returns_the_first_job(store: Arc<dyn JobStore>) {
 /// A client-chosen id sent again acts as an idempotency key.
 pub async fn repeated_id_returns_the_first_job(store: Arc<dyn JobStore>) {
     let name = unique("id");
-    let input = input("{}");
-    let fingerprint = Some(Fingerprint::of(&name, &input));
-    let job = NewJob {
-        fingerprint,
-        input,
-        ..new_job(&name)
-    };
-    let id = job.id;
-    create(&*store, job).await;
-    let again = NewJob {
-        id,
-        fingerprint,
-        ..new_job(&name)
-    };
+    let id = JobId::new();
+    let fingerprint = Fingerprint::of(&name, &input("{}"));
+    create(&*store, with_id(id, &name, None, fingerprint)).await;
+    let again = with_id(id, &name, None, fingerprint);
     assert!(matches!(store.create(again).await.unwrap(), Created::Existing(job) if job.id == id));
-    let other = NewJob {
-        id,
-        fingerprint: Some(Fingerprint([9; 16])),
-        ..new_job(&name)
-    };
+    let other = with_id(id, &name, None, Fingerprint([9; 16]));
     assert!(
         matches!(store.create(other).await, Err(StoreError::IdempotencyConflict { existing }) if existing == id)
     );
@@ -283,12 +300,8 @@ pub async fn complete_stores_the_result(store: Arc<dyn JobStore>) {
     assert!(stored.completed_at.is_some());
     assert_eq!(stored.attempts.len(), 1);
     assert_eq!(stored.attempts[0].status, AttemptStatus::Succeeded);
-    let again = Outcome {
-        attempt: attempt(&job, AttemptStatus::Succeeded),
-        next: Next::Complete,
-    };
     assert!(matches!(
-        store.finish(&job.lease, again).await,
+        store.renew(&job.lease, LEASE).await,
         Err(StoreError::LeaseLost { .. })
     ));
 }
@@ -306,13 +319,15 @@ pub async fn fail_stores_the_error(store: Arc<dyn JobStore>) {
     assert!(claim(&*store, &names(&[&name])).await.is_none());
 }
 
-/// A retry is `Scheduled` until due, then claimable as the next attempt.
+/// A retry is `Scheduled` until due, then claimable as the next attempt;
+/// an idle claim says how long until it is due, on the store's clock.
 pub async fn retry_schedules_and_becomes_due(store: Arc<dyn JobStore>) {
     let name = unique("retry");
     let id = create(&*store, new_job(&name)).await;
     let names = names(&[&name]);
     let job = claim(&*store, &names).await.unwrap();
-    let delay = Duration::from_millis(300);
+    // Long enough that a slow machine still sees it not yet due.
+    let delay = Duration::from_secs(3);
     finish(
         &*store,
         &job,
@@ -324,15 +339,21 @@ pub async fn retry_schedules_and_becomes_due(store: Arc<dyn JobStore>) {
     assert_eq!(stored.status, JobStatus::Scheduled);
     assert_eq!(stored.retry_count, 1);
     assert!(stored.next_attempt_at.is_some());
-    match store.claim(&names, LEASE).await.unwrap() {
-        Claim::Idle { next_due } => {
-            assert!(next_due.is_some(), "the store tells when the retry is due")
-        }
-        Claim::Job(_) => panic!("a retry was claimable before it was due"),
-    }
+    let idle = store.claim(&request(&names, LEASE, 1)).await.unwrap();
+    assert!(
+        idle.jobs.is_empty(),
+        "a retry was claimable before it was due"
+    );
+    let due_in = idle
+        .next_due
+        .expect("the store tells when the retry is due");
+    assert!(
+        due_in <= delay,
+        "due in {due_in:?}, more than the {delay:?} asked"
+    );
     let mut again = None;
     assert!(
-        wait_until(Duration::from_secs(10), async || {
+        wait_until(Duration::from_secs(20), async || {
             again = claim(&*store, &names).await;
             again.is_some()
         })
@@ -340,9 +361,9 @@ pub async fn retry_schedules_and_becomes_due(store: Arc<dyn JobStore>) {
     );
     let again = again.unwrap();
     assert_eq!((again.id, again.attempt, again.retry_count), (id, 2, 1));
-    assert_ne!(
-        again.lease.token, job.lease.token,
-        "a new claim has a new fencing token"
+    assert!(
+        again.lease.token > job.lease.token,
+        "a new claim has a greater fencing token"
     );
     assert!(
         store
@@ -368,17 +389,21 @@ pub async fn requeue_keeps_the_retry_count(store: Arc<dyn JobStore>) {
     assert_eq!((again.id, again.attempt), (id, 2));
 }
 
-/// Renewing pushes the lease's end forward and keeps its token.
+/// Renewing pushes the lease's end forward: a short lease renewed for
+/// long is not recovered when the short one would have run out.
 pub async fn renew_extends_the_lease(store: Arc<dyn JobStore>) {
     let name = unique("renew");
-    create(&*store, new_job(&name)).await;
-    let job = claim(&*store, &names(&[&name])).await.unwrap();
-    let renewed = store
-        .renew(&job.lease, Duration::from_secs(120))
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let job = claim_for(&*store, &names, Duration::from_millis(200))
         .await
         .unwrap();
-    assert_eq!(renewed.token, job.lease.token);
-    assert!(renewed.expires_at > job.lease.expires_at);
+    assert!(job.lease.ttl <= Duration::from_millis(200));
+    store.renew(&job.lease, LEASE).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!store.maintain().await.unwrap().recovered.contains(&id));
+    assert!(claim(&*store, &names).await.is_none(), "still leased");
+    finish(&*store, &job, AttemptStatus::Succeeded, Next::Complete).await;
 }
 
 /// A job whose lease ran out goes back to the queue with an `Interrupted`
@@ -394,7 +419,7 @@ pub async fn expired_leases_are_recovered(store: Arc<dyn JobStore>) {
     let mut recovered = Vec::new();
     assert!(
         wait_until(Duration::from_secs(10), async || {
-            recovered.extend(store.recover_expired().await.unwrap());
+            recovered.extend(store.maintain().await.unwrap().recovered);
             recovered.contains(&id)
         })
         .await
@@ -420,7 +445,7 @@ pub async fn a_zombie_cannot_overwrite_the_new_owner(store: Arc<dyn JobStore>) {
     tokio::time::sleep(Duration::from_millis(120)).await;
     assert!(
         wait_until(Duration::from_secs(10), async || {
-            store.recover_expired().await.unwrap().contains(&id)
+            store.maintain().await.unwrap().recovered.contains(&id)
         })
         .await
     );
@@ -447,25 +472,32 @@ pub async fn a_zombie_cannot_overwrite_the_new_owner(store: Arc<dyn JobStore>) {
     );
 }
 
-/// A waiting worker returns soon after work arrives, long before its timeout.
+/// A waiting worker returns soon after work arrives, long before its
+/// timeout. The store is started first (on Redis: subscribed), so the wake
+/// can only come from the create.
 pub async fn waiting_workers_wake_on_new_work(store: Arc<dyn JobStore>) {
+    store.start().await.expect("the store starts");
     let name = unique("wake");
     let names = names(&[&name]);
+    let (ready, waiting) = tokio::sync::oneshot::channel();
     let waiter = {
         let (store, names) = (store.clone(), names.clone());
         tokio::spawn(async move {
             let started = tokio::time::Instant::now();
-            store.wait_for_work(&names, Duration::from_secs(60)).await;
+            let wait = store.wait_for_work(&names, Duration::from_secs(120));
+            let _ = ready.send(());
+            wait.await;
             started.elapsed()
         })
     };
+    waiting.await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     create(&*store, new_job(&name)).await;
-    let waited = tokio::time::timeout(Duration::from_secs(30), waiter)
-        .await
-        .expect("the waiter woke up")
-        .unwrap();
-    assert!(waited < Duration::from_secs(30));
+    let waited = waiter.await.unwrap();
+    assert!(
+        waited < Duration::from_secs(60),
+        "woke after {waited:?}: the create did not wake the waiter"
+    );
 }
 
 /// What the job was submitted with reaches the worker unchanged.
@@ -499,9 +531,10 @@ pub async fn a_job_that_keeps_losing_its_worker_fails(store: Arc<dyn JobStore>) 
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(
             wait_until(Duration::from_secs(10), async || store
-                .recover_expired()
+                .maintain()
                 .await
                 .unwrap()
+                .recovered
                 .contains(&id))
             .await
         );
@@ -524,4 +557,128 @@ pub async fn a_job_that_keeps_losing_its_worker_fails(store: Arc<dyn JobStore>) 
         claim(&*store, &names).await.is_none(),
         "a failed job is not claimed again"
     );
+}
+
+/// A request that names a client-chosen id and a new key records the key:
+/// the key alone finds the job later.
+pub async fn every_key_a_request_names_is_recorded(store: Arc<dyn JobStore>) {
+    let name = unique("keys");
+    let id = JobId::new();
+    let fingerprint = Fingerprint::of(&name, &input("{}"));
+    create(&*store, with_id(id, &name, None, fingerprint)).await;
+    let key = format!("k2-{}", JobId::new());
+    let again = with_id(id, &name, Some(&key), fingerprint);
+    assert!(matches!(store.create(again).await.unwrap(), Created::Existing(job) if job.id == id));
+    let by_key_alone = with_id(JobId::new(), &name, Some(&key), fingerprint);
+    match store.create(by_key_alone).await.unwrap() {
+        Created::Existing(job) => assert_eq!(job.id, id, "the key names the first job"),
+        Created::New(job) => panic!("the key was not recorded: a second job {} was made", job.id),
+    }
+}
+
+/// Every claim gets a token greater than any before, whatever the job.
+pub async fn fencing_tokens_grow_across_jobs(store: Arc<dyn JobStore>) {
+    let name = unique("tokens");
+    create(&*store, new_job(&name)).await;
+    create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let first = claim(&*store, &names).await.unwrap();
+    let second = claim(&*store, &names).await.unwrap();
+    assert!(
+        second.lease.token > first.lease.token,
+        "tokens {} then {}",
+        first.lease.token,
+        second.lease.token
+    );
+}
+
+/// A create repeated with the same fresh id and no key (its reply was lost)
+/// finds the job it made.
+pub async fn a_create_repeated_after_a_lost_reply_finds_its_job(store: Arc<dyn JobStore>) {
+    let name = unique("lost-create");
+    let job = new_job(&name);
+    let id = create(&*store, job.clone()).await;
+    match store.create(job).await.unwrap() {
+        Created::Existing(existing) => assert_eq!(existing.id, id),
+        Created::New(_) => panic!("a repeated create made a second job"),
+    }
+    let names = names(&[&name]);
+    assert!(claim(&*store, &names).await.is_some());
+    assert!(claim(&*store, &names).await.is_none(), "one job only");
+}
+
+/// A claim repeated with its id (its reply was lost) gets the jobs the
+/// first one took, under the same tokens, and takes no more.
+pub async fn a_claim_repeated_after_a_lost_reply_gets_the_same_jobs(store: Arc<dyn JobStore>) {
+    let name = unique("lost-claim");
+    for _ in 0..3 {
+        create(&*store, new_job(&name)).await;
+    }
+    let names = names(&[&name]);
+    let request = request(&names, LEASE, 2);
+    let first = store.claim(&request).await.unwrap().jobs;
+    let again = store.claim(&request).await.unwrap().jobs;
+    assert_eq!(first.len(), 2);
+    let ids = |jobs: &[ClaimedJob]| -> Vec<(JobId, u64)> {
+        jobs.iter().map(|j| (j.id, j.lease.token)).collect()
+    };
+    assert_eq!(ids(&first), ids(&again));
+    assert!(again.iter().all(|job| job.lease.ttl <= LEASE));
+    assert!(
+        claim(&*store, &names).await.is_some(),
+        "the third job is still there"
+    );
+}
+
+/// A finish repeated after a lost reply is accepted, and records nothing
+/// twice.
+pub async fn a_finish_repeated_after_a_lost_reply_is_recorded_once(store: Arc<dyn JobStore>) {
+    let name = unique("lost-finish");
+    let id = create(&*store, new_job(&name)).await;
+    let job = claim(&*store, &names(&[&name])).await.unwrap();
+    finish(&*store, &job, AttemptStatus::Succeeded, Next::Complete).await;
+    finish(&*store, &job, AttemptStatus::Succeeded, Next::Complete).await;
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Completed);
+    assert_eq!(stored.attempts.len(), 1);
+}
+
+/// A claim hands back expired leases itself: no maintenance call needed.
+pub async fn a_claim_recovers_expired_leases_itself(store: Arc<dyn JobStore>) {
+    let name = unique("claim-recovers");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let lost = claim_for(&*store, &names, Duration::from_millis(50))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let mut again = None;
+    assert!(
+        wait_until(Duration::from_secs(10), async || {
+            again = claim(&*store, &names).await;
+            again.is_some()
+        })
+        .await
+    );
+    let again = again.unwrap();
+    assert_eq!((again.id, again.attempt), (id, 2));
+    assert!(again.lease.token > lost.lease.token);
+    let stored = store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.attempts[0].status, AttemptStatus::Interrupted);
+}
+
+/// A claim takes several jobs, oldest first, up to its limit.
+pub async fn a_claim_takes_a_batch_up_to_its_limit(store: Arc<dyn JobStore>) {
+    let name = unique("batch");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(create(&*store, new_job(&name)).await);
+    }
+    let names = names(&[&name]);
+    let batch = store.claim(&request(&names, LEASE, 3)).await.unwrap();
+    let taken: Vec<JobId> = batch.jobs.iter().map(|job| job.id).collect();
+    assert_eq!(taken, ids[..3]);
+    assert!(batch.next_due.is_none());
+    let rest = store.claim(&request(&names, LEASE, 10)).await.unwrap();
+    assert_eq!(rest.jobs.len(), 2);
 }

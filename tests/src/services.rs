@@ -24,7 +24,7 @@ pub fn redis_store() -> Option<RedisStore> {
         .prefix(format!("asyncep-test-{}", uuid::Uuid::new_v4()))
         .build()
         .expect("REDIS_URL is a valid Redis URL");
-    match store.ping_blocking(Duration::from_secs(2)) {
+    match redis_answers(&redis_url()) {
         Ok(()) => Some(store),
         Err(error) if required() => panic!(
             "Redis is required here but does not answer at {}: {error}",
@@ -38,6 +38,15 @@ pub fn redis_store() -> Option<RedisStore> {
             None
         }
     }
+}
+
+/// Whether a Redis server answers `PING` at `url`, asked synchronously.
+fn redis_answers(url: &str) -> Result<(), redis::RedisError> {
+    let mut connection =
+        redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(2))?;
+    redis::cmd("PING")
+        .query::<String>(&mut connection)
+        .map(drop)
 }
 
 /// [`redis_store`] as a trait object.

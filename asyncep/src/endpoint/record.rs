@@ -5,8 +5,8 @@ use futures_util::future::BoxFuture;
 
 use super::{Run, Submission};
 use crate::context::StateRequirement;
-use crate::http::Problem;
 use crate::job::{JobError, RawJson};
+use crate::problem::Problem;
 
 /// The HTTP method of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

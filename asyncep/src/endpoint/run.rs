@@ -14,6 +14,7 @@ pub struct Run {
     pub(crate) job_id: JobId,
     pub(crate) job_name: &'static str,
     pub(crate) attempt: u32,
+    pub(crate) fencing_token: u64,
     pub(crate) cancellation: CancellationToken,
     pub(crate) states: States,
 }
@@ -35,6 +36,7 @@ impl Run {
             self.job_id,
             self.job_name,
             self.attempt,
+            self.fencing_token,
             self.cancellation.clone(),
             self.states.clone(),
         ))

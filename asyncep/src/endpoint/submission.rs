@@ -5,8 +5,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{BodyError, JobBody};
 use crate::context::{AsyncContext, States};
-use crate::http::Problem;
 use crate::job::JobId;
+use crate::problem::Problem;
 
 /// A request being accepted, before its job is stored: what a `validate`
 /// function sees.
@@ -46,6 +46,7 @@ impl Submission {
             query_map(self.query.as_deref()),
             self.job_id,
             self.job_name,
+            0,
             0,
             CancellationToken::new(),
             self.states.clone(),

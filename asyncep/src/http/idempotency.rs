@@ -12,12 +12,12 @@ pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// What the client sent to make its request idempotent.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Idempotency {
+pub(crate) struct IdempotencyHeaders {
     pub(crate) request_id: Option<JobId>,
     pub(crate) key: Option<String>,
 }
 
-impl Idempotency {
+impl IdempotencyHeaders {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, Problem> {
         let request_id = match single(headers, REQUEST_ID)? {
             Some(text) => Some(text.parse::<JobId>().map_err(|_| {
@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn reads_both_headers() {
         let id = JobId::new();
-        let found = Idempotency::from_headers(&headers(&[
+        let found = IdempotencyHeaders::from_headers(&headers(&[
             (REQUEST_ID, &id.to_string()),
             (IDEMPOTENCY_KEY, "order-42"),
         ]))
@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(found.key.as_deref(), Some("order-42"));
         assert!(found.is_requested());
         assert!(
-            !Idempotency::from_headers(&HeaderMap::new())
+            !IdempotencyHeaders::from_headers(&HeaderMap::new())
                 .unwrap()
                 .is_requested()
         );
@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn unquotes_structured_field_strings() {
-        let found = Idempotency::from_headers(&headers(&[(IDEMPOTENCY_KEY, "\"abc\"")])).unwrap();
+        let found =
+            IdempotencyHeaders::from_headers(&headers(&[(IDEMPOTENCY_KEY, "\"abc\"")])).unwrap();
         assert_eq!(found.key.as_deref(), Some("abc"));
     }
 
@@ -122,7 +123,7 @@ mod tests {
             headers(&[(IDEMPOTENCY_KEY, &"k".repeat(256))]),
             headers(&[(IDEMPOTENCY_KEY, "a"), (IDEMPOTENCY_KEY, "b")]),
         ] {
-            let problem = Idempotency::from_headers(&bad).unwrap_err();
+            let problem = IdempotencyHeaders::from_headers(&bad).unwrap_err();
             assert_eq!(problem.status(), 400, "{bad:?}");
         }
     }

@@ -1,46 +1,142 @@
 //! The HTTP contract: submit routes answering `202 Accepted`, the job status
-//! route, idempotency headers and RFC 9457 problems.
+//! route, idempotency headers and RFC 9457 problems for every error.
+//!
+//! The HTTP layer gets an [`Api`] from the runtime (the store, the registry,
+//! the states and its settings) and never reaches back into the runtime or
+//! the workers.
 
+mod body;
 mod idempotency;
-mod problem;
+mod location;
+mod refusals;
 mod status;
+mod store_error;
 mod submit;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::routing::{MethodRouter, any, get};
 
-pub use problem::Problem;
+pub use crate::problem::Problem;
 
-use crate::endpoint::Method;
+use crate::config::ConfigError;
+use crate::context::States;
+use crate::endpoint::{Endpoint, Method};
 use crate::job::Job;
-use crate::runtime::Shared;
+use crate::registry::Registry;
+use crate::store::JobStore;
 
-/// The routes of a runtime. With `run_jobs`, the first request starts the
-/// workers if mounting could not (no Tokio runtime then).
-pub(crate) fn routes(shared: Arc<Shared>, run_jobs: bool) -> Router {
-    let mut router = Router::new();
-    for endpoint in shared.registry.iter() {
-        let shared = shared.clone();
-        let handler = move |request| submit::submit(shared, endpoint, run_jobs, request);
-        let route: MethodRouter = match endpoint.method {
-            Method::Get => get(handler),
-            Method::Post => post(handler),
-            Method::Put => put(handler),
-            Method::Patch => patch(handler),
-            Method::Delete => delete(handler),
-        };
-        router = router.route(endpoint.route, route);
+/// Headers never stored with a job unless configured otherwise.
+pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "set-cookie",
+    "x-api-key",
+];
+
+/// How the HTTP layer answers.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiSettings {
+    /// Where the job routes live (`/jobs`).
+    pub(crate) job_prefix: String,
+    pub(crate) redacted_headers: Vec<String>,
+    pub(crate) body_limit: usize,
+    pub(crate) default_retries: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            job_prefix: "/jobs".into(),
+            redacted_headers: DEFAULT_REDACTED_HEADERS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+            body_limit: 2 * 1024 * 1024,
+            default_retries: 3,
+        }
     }
-    let status_route = format!("{}/{{id}}", shared.config.job_prefix);
-    let body_limit = shared.config.body_limit;
-    router
-        .route(&status_route, get(status::status).with_state(shared))
-        .layer(DefaultBodyLimit::max(body_limit))
+}
+
+/// What the HTTP layer needs from the runtime, and nothing more.
+#[derive(Debug)]
+pub(crate) struct Api {
+    pub(crate) store: Arc<dyn JobStore>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) states: States,
+    pub(crate) settings: ApiSettings,
+}
+
+/// The routes of a runtime: one per submit route (every method of an
+/// endpoint's path on one method router, so that a wrong method is a `405`
+/// problem), the job routes, and `404` problems for anything else under the
+/// job prefix.
+///
+/// Built once, when the runtime is built: a clash that axum refuses is a
+/// [`ConfigError`] then, never a panic in `mount`.
+pub(crate) fn routes(api: Arc<Api>) -> Result<Router, ConfigError> {
+    let mut router = Router::new();
+    let mut paths: Vec<(&'static str, Vec<&'static Endpoint>)> = Vec::new();
+    for endpoint in api.registry.iter() {
+        match paths.iter_mut().find(|(path, _)| *path == endpoint.route) {
+            Some((_, endpoints)) => endpoints.push(endpoint),
+            None => paths.push((endpoint.route, vec![endpoint])),
+        }
+    }
+    for (path, endpoints) in paths {
+        let allow: Vec<&str> = endpoints.iter().map(|e| e.method.as_str()).collect();
+        let allow = allow.join(", ");
+        let mut route = MethodRouter::new();
+        for &endpoint in &endpoints {
+            let api = api.clone();
+            let handler = move |request| submit::submit(api, endpoint, request);
+            route = match endpoint.method {
+                // `get` alone would answer `HEAD` with the handler too: a
+                // link checker would create jobs.
+                Method::Get => route
+                    .get(handler)
+                    .head(refusals::method_not_allowed(allow.clone())),
+                Method::Post => route.post(handler),
+                Method::Put => route.put(handler),
+                Method::Patch => route.patch(handler),
+                Method::Delete => route.delete(handler),
+            };
+        }
+        let route = route.fallback(refusals::method_not_allowed(allow));
+        router = try_route(router, path, route).map_err(|reason| ConfigError::RouteConflict {
+            reason,
+            first: "an earlier route".into(),
+            second: endpoints[0].location(),
+        })?;
+    }
+    let prefix = api.settings.job_prefix.clone();
+    let status_route = get(status::status)
+        .fallback(refusals::method_not_allowed("GET, HEAD".into()))
+        .with_state(api);
+    Ok(router
+        .route(&format!("{prefix}/{{id}}"), status_route)
+        .route(&prefix, any(refusals::no_such_route))
+        .route(
+            &format!("{prefix}/{{id}}/{{*rest}}"),
+            any(refusals::no_such_route),
+        ))
+}
+
+/// Adds a route, turning axum's panic on a route it refuses (the registry
+/// catches the clashes it knows of first) into its message.
+fn try_route(router: Router, path: &str, route: MethodRouter) -> Result<Router, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| router.route(path, route))).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "the router refused the route".to_owned())
+    })
 }
 
 /// A job document response with `status`.

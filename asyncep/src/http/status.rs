@@ -2,19 +2,27 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{Problem, document};
+use super::{Api, Problem, document};
 use crate::job::JobId;
-use crate::runtime::Shared;
 
-pub(super) async fn status(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+pub(super) async fn status(State(api): State<Arc<Api>>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let id = match RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(params) => params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value.to_owned())
+            .unwrap_or_default(),
+        Err(rejection) => return Problem::invalid_path(rejection.body_text()).into_response(),
+    };
     let Ok(id) = id.parse::<JobId>() else {
         return Problem::invalid_job_id(&id).into_response();
     };
-    match shared.store.get(id).await {
+    match api.store.get(id).await {
         Ok(Some(job)) => document(StatusCode::OK, &job),
         Ok(None) => Problem::job_not_found(id).into_response(),
         Err(error) => Problem::from(&error).into_response(),

@@ -2,19 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, info_span, warn};
 
-use super::idempotency::Idempotency;
-use super::{Problem, document};
+use super::idempotency::IdempotencyHeaders;
+use super::location::job_location;
+use super::{Api, Problem, body, document};
 use crate::endpoint::{Endpoint, Submission, body_text};
 use crate::job::{Fingerprint, JobId, JobInput};
-use crate::runtime::Shared;
-use crate::store::{Created, NewJob};
+use crate::store::{Created, Idempotency, NewJob, StoreError};
 
 const MISSING_KEY_WARNING: HeaderValue = HeaderValue::from_static(
     "299 asyncep \"no Idempotency-Key: a retried request may create a second job\"",
@@ -33,47 +31,42 @@ const EXCHANGE_HEADERS: &[&str] = &[
 ];
 
 pub(super) async fn submit(
-    shared: Arc<Shared>,
+    api: Arc<Api>,
     endpoint: &'static Endpoint,
-    run_jobs: bool,
     request: Request,
 ) -> Response {
-    if run_jobs && !shared.workers.is_started() {
-        shared.workers.start(&shared);
-    }
-    let idempotency = match Idempotency::from_headers(request.headers()) {
+    let idempotency = match IdempotencyHeaders::from_headers(request.headers()) {
         Ok(idempotency) => idempotency,
         Err(problem) => return problem.into_response(),
     };
     let id = idempotency.request_id.unwrap_or_default();
     let span = info_span!("asyncep.submit", job.id = %id, job.name = endpoint.job);
-    accept(&shared, endpoint, request, id, idempotency)
+    accept(&api, endpoint, request, id, idempotency)
         .instrument(span)
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(|refusal| refusal)
 }
 
 async fn accept(
-    shared: &Shared,
+    api: &Api,
     endpoint: &'static Endpoint,
     request: Request,
     id: JobId,
-    idempotency: Idempotency,
+    idempotency: IdempotencyHeaders,
 ) -> Result<Response, Response> {
     let (mut parts, body) = request.into_parts();
     let route_params = RawPathParams::from_request_parts(&mut parts, &())
         .await
-        .map_err(IntoResponse::into_response)?
+        .map_err(|rejection| Problem::invalid_path(rejection.body_text()).into_response())?
         .iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
     let query = parts.uri.query().map(str::to_owned);
+    let location = job_location(&parts, &api.settings.job_prefix, id);
     let headers = std::mem::take(&mut parts.headers);
     let body = if endpoint.reads_body {
         check_content_type(&headers)?;
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), &())
-            .await
-            .map_err(|rejection| body_problem(rejection, shared.config.body_limit))?;
+        let bytes = body::read(body, &headers, api.settings.body_limit).await?;
         Some(body_text(&bytes).map_err(Problem::from)?)
     } else {
         None
@@ -85,45 +78,61 @@ async fn accept(
         query,
         job_id: id,
         job_name: endpoint.job,
-        states: shared.states.clone(),
+        states: api.states.clone(),
     };
     match endpoint.validate {
         Some(validate) => validate(&submission).await?,
         None => (endpoint.check)(&submission)?,
     }
     let input = JobInput {
-        headers: stored_headers(&submission.headers, &shared.config.redacted_headers),
+        headers: stored_headers(&submission.headers, &api.settings.redacted_headers),
         body: submission.body,
         route_params: submission.route_params,
         query: submission.query,
     };
-    let fingerprint = idempotency
-        .is_requested()
-        .then(|| Fingerprint::of(endpoint.job, &input));
-    let created = shared
+    let stored = idempotency.is_requested().then(|| Idempotency {
+        fingerprint: Fingerprint::of(endpoint.job, &input),
+        key: idempotency.key,
+    });
+    let keyed = stored.is_some();
+    let created = api
         .store
         .create(NewJob {
             id,
             name: endpoint.job.into(),
-            max_retries: endpoint.retries.unwrap_or(shared.config.retries),
+            max_retries: endpoint.retries.unwrap_or(api.settings.default_retries),
             input,
-            idempotency_key: idempotency.key,
-            fingerprint,
+            idempotency: stored,
         })
         .await
-        .map_err(|error| Problem::from(&error).into_response())?;
+        .map_err(|error| match error {
+            StoreError::OutcomeUnknown { retry_after, .. } => {
+                warn!(%error, "the store did not confirm the job");
+                let mut response =
+                    Problem::store_outcome_unknown(retry_after, &location).into_response();
+                if let Ok(location) = HeaderValue::try_from(location.as_str()) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                response
+            }
+            error => Problem::from(&error).into_response(),
+        })?;
     if let Created::Existing(job) = &created {
         debug!(existing = %job.id, "repeated request; answering with the existing job");
     }
     let job = created.job();
     let mut response = document(StatusCode::ACCEPTED, job);
     let headers = response.headers_mut();
-    let location = format!("{}/{}", shared.config.job_prefix, job.id);
+    let location = if job.id == id {
+        location
+    } else {
+        job_location(&parts, &api.settings.job_prefix, job.id)
+    };
     if let Ok(location) = HeaderValue::try_from(location) {
         headers.insert(header::LOCATION, location);
     }
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    if fingerprint.is_none() {
+    if !keyed {
         headers.insert(header::WARNING, MISSING_KEY_WARNING);
     }
     Ok(response)
@@ -149,14 +158,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
         Ok(())
     } else {
         Err(Problem::unsupported_media_type(Some(text)))
-    }
-}
-
-fn body_problem(rejection: BytesRejection, limit: usize) -> Problem {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::body_too_large(limit)
-    } else {
-        Problem::unreadable_body(rejection.body_text())
     }
 }
 

@@ -5,6 +5,7 @@ mod document;
 mod error;
 mod id;
 mod input;
+mod lifecycle;
 mod status;
 mod time;
 
@@ -12,5 +13,9 @@ pub use document::{Attempt, Job, RawJson};
 pub use error::{ErrorInfo, JobError};
 pub use id::JobId;
 pub use input::{Fingerprint, JobInput};
+pub use lifecycle::{
+    Applied, End, Event, LEASE_EXPIRED, Lifecycle, MAX_LOST_LEASES, Next, Placement, Refusal, Step,
+    lost_too_often,
+};
 pub use status::{AttemptStatus, JobStatus};
 pub use time::Timestamp;

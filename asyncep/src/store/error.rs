@@ -30,6 +30,18 @@ pub enum StoreError {
         /// What the backend said.
         source: Box<dyn Error + Send + Sync>,
     },
+    /// The request reached the backend, but its answer did not come back:
+    /// it may or may not have been carried out. Repeating it is safe (every
+    /// store operation finds its own earlier effect).
+    OutcomeUnknown {
+        /// A hint for the client's `Retry-After`.
+        retry_after: Duration,
+        /// What the backend said.
+        source: Box<dyn Error + Send + Sync>,
+    },
+    /// The backend is set up in a way that breaks asyncep's promises (a
+    /// Redis that evicts keys, say).
+    Misconfigured(String),
     /// The backend answered with something asyncep did not write.
     Corrupt(String),
 }
@@ -44,15 +56,29 @@ impl fmt::Display for StoreError {
             ),
             Self::LeaseLost { id } => write!(f, "the lease on job {id} was lost"),
             Self::Unavailable { source, .. } => write!(f, "the job store is unavailable: {source}"),
+            Self::OutcomeUnknown { source, .. } => {
+                write!(f, "the job store did not answer in time: {source}")
+            }
+            Self::Misconfigured(what) => write!(f, "the job store is misconfigured: {what}"),
             Self::Corrupt(what) => write!(f, "the job store holds unreadable data: {what}"),
         }
+    }
+}
+
+impl StoreError {
+    /// Whether the operation may succeed if tried again later (the backend
+    /// was unreachable or slow).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::OutcomeUnknown { .. })
     }
 }
 
 impl Error for StoreError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            Self::Unavailable { source, .. } => Some(source.as_ref()),
+            Self::Unavailable { source, .. } | Self::OutcomeUnknown { source, .. } => {
+                Some(source.as_ref())
+            }
             _ => None,
         }
     }

@@ -9,7 +9,9 @@ mod error;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod repeat;
 mod types;
+mod url;
 
 use std::time::Duration;
 
@@ -17,61 +19,122 @@ use async_trait::async_trait;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
+pub use crate::job::MAX_LOST_LEASES;
 pub use error::StoreError;
-
-/// How many times a job may lose its worker (its lease expired: a crash, a
-/// kill, a stall) before it fails for good with the code `interrupted`. A
-/// job that brings its worker down every time (out of memory, say) would
-/// otherwise go round the workers forever. Hand-backs at a graceful shutdown
-/// do not count.
-pub const MAX_LOST_LEASES: u32 = 5;
 pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
-pub use memory::{MemoryStore, Retention};
-pub use types::{Claim, ClaimedJob, Created, JobNames, Lease, NewJob, Next, Outcome};
+pub use memory::MemoryStore;
+pub use types::{
+    ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames, Lease, Maintenance,
+    NewJob, Outcome, Retention,
+};
+pub(crate) use url::redact_url;
 
 use crate::job::{Job, JobId};
+
+/// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
+#[cfg(feature = "redis")]
+pub(crate) fn redis_from_env(
+    url: &str,
+    prefix: Option<&str>,
+    retention: Retention,
+) -> Result<std::sync::Arc<dyn JobStore>, String> {
+    let mut builder = RedisStore::builder(url).retention(retention);
+    if let Some(prefix) = prefix {
+        builder = builder.prefix(prefix);
+    }
+    match builder.build() {
+        Ok(store) => Ok(std::sync::Arc::new(store)),
+        Err(error) => Err(format!(
+            "`{}` is not a valid Redis URL: {error}",
+            redact_url(url)
+        )),
+    }
+}
+
+/// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
+#[cfg(not(feature = "redis"))]
+pub(crate) fn redis_from_env(
+    url: &str,
+    _prefix: Option<&str>,
+    _retention: Retention,
+) -> Result<std::sync::Arc<dyn JobStore>, String> {
+    Err(format!(
+        "`{}` names a Redis store, but this build of asyncep has no Redis support; \
+         enable the `redis` feature",
+        redact_url(url)
+    ))
+}
 
 /// The storage seam of asyncep.
 ///
 /// Implementations keep jobs, their inputs and idempotency keys, and hand jobs
 /// to workers under leases. The runtime holds a store as
 /// `Arc<dyn JobStore>`; the HTTP layer and the workers speak only this trait.
+/// Every store follows one state machine, [`Lifecycle`](crate::job::Lifecycle).
 ///
 /// # Contract
-/// - [`create`](Self::create) is idempotent: a second create with the same
-///   job id or idempotency key and the same fingerprint returns the first job
-///   ([`Created::Existing`]); with another fingerprint it fails with
-///   [`StoreError::IdempotencyConflict`]. Concurrent duplicates create one job.
-/// - [`claim`](Self::claim) gives each runnable job to one worker at a time,
-///   oldest first, only for names the worker handles, with a fresh fencing
-///   token in its [`Lease`]; `Scheduled` jobs become claimable when due.
+/// - [`create`](Self::create) is idempotent: a create whose id or
+///   idempotency key names a stored job with the same fingerprint returns
+///   that job ([`Created::Existing`]), and records every key the request
+///   names; with another fingerprint it fails with
+///   [`StoreError::IdempotencyConflict`]. A create repeated with the same
+///   fresh id and no idempotency (after a lost reply) finds its job too.
+///   Concurrent duplicates create one job.
+/// - [`claim`](Self::claim) first hands back jobs whose lease expired (as
+///   [`maintain`](Self::maintain) does), then gives each runnable job to one
+///   claim at a time, oldest first, only for the names asked, up to the
+///   limit, each with a fresh fencing token greater than any before and the
+///   number of its attempt. `Scheduled` jobs become runnable when due. A
+///   claim repeated with the same [`ClaimId`] answers with the jobs the first
+///   one took, while their leases hold.
 /// - [`renew`](Self::renew) and [`finish`](Self::finish) fail with
 ///   [`StoreError::LeaseLost`] unless the lease's token is still the job's.
-/// - [`recover_expired`](Self::recover_expired) hands every job whose lease
-///   ran out back to the queue, recording an `Interrupted` attempt; on its
-///   [`MAX_LOST_LEASES`]th lost lease the job fails instead.
+///   A finish repeated after a lost reply succeeds without a second record.
+/// - Leases and schedules are measured on the store's own clock and given
+///   to callers as durations.
 /// - [`wait_for_work`](Self::wait_for_work) returns early when work may have
 ///   arrived, so idle workers never poll on a fixed beat.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
+    /// Connects, checks the backend's settings and starts any background
+    /// listener. Called by the runtime before it serves or runs; calling it
+    /// again does nothing.
+    async fn start(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Stops background listeners. The store may be started again.
+    async fn shutdown(&self) {}
+
+    /// Whether other processes see the jobs of this store. An API-only
+    /// process needs such a store, or no worker would ever see its jobs.
+    fn is_shared(&self) -> bool;
+
     /// Stores a new job, or returns the existing one for a repeated request.
     async fn create(&self, job: NewJob) -> Result<Created, StoreError>;
 
     /// The job with this id, if the store still has it.
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError>;
 
-    /// Takes the oldest runnable job among `names` under a lease of `lease`.
-    async fn claim(&self, names: &JobNames, lease: Duration) -> Result<Claim, StoreError>;
+    /// Takes up to `request.limit` runnable jobs under leases.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError>;
 
-    /// Extends a lease by `period` from now.
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Lease, StoreError>;
+    /// Extends a lease to `period` from now.
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError>;
 
     /// Records a finished attempt and moves the job on, as one atomic step.
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError>;
 
-    /// Requeues every job whose lease has expired; returns their ids.
-    async fn recover_expired(&self) -> Result<Vec<JobId>, StoreError>;
+    /// Recovers jobs whose lease expired and drops finished jobs whose
+    /// retention ended. The runtime calls it every half lease.
+    async fn maintain(&self) -> Result<Maintenance, StoreError>;
 
     /// Waits until work for `names` may be available, or `timeout` passes.
     async fn wait_for_work(&self, names: &JobNames, timeout: Duration);
+}
+
+impl std::fmt::Debug for dyn JobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn JobStore")
+    }
 }

@@ -2,10 +2,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::job::{Attempt, Fingerprint, Job, JobId, JobInput, Timestamp};
+use crate::job::{Attempt, Fingerprint, JobId, JobInput, Next};
 
-/// A job to store, as the HTTP layer accepted it.
-#[derive(Debug)]
+/// A job to store, as the HTTP layer (or code) submits it.
+#[derive(Clone, Debug)]
 pub struct NewJob {
     /// The id: from `X-Async-Request-Id`, or fresh.
     pub id: JobId,
@@ -15,25 +15,34 @@ pub struct NewJob {
     pub max_retries: u32,
     /// What the handler will run with.
     pub input: JobInput,
-    /// The `Idempotency-Key` header, if any.
-    pub idempotency_key: Option<String>,
-    /// What a repeated request must match; `None` when the client sent no key
-    /// and the id is fresh.
-    pub fingerprint: Option<Fingerprint>,
+    /// What makes a repeat of this request find this job; `None` when the
+    /// client named neither a key nor an id.
+    pub idempotency: Option<Idempotency>,
+}
+
+/// How a repeated request finds the job it repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Idempotency {
+    /// The `Idempotency-Key`, if the client sent one (a client-chosen id
+    /// alone is its own key).
+    pub key: Option<String>,
+    /// What a repeat must match: another request with the same key or id is
+    /// a conflict.
+    pub fingerprint: Fingerprint,
 }
 
 /// The answer to [`JobStore::create`](super::JobStore::create).
 #[derive(Debug)]
 pub enum Created {
     /// The job was stored now.
-    New(Job),
+    New(crate::job::Job),
     /// The same request was stored before; this is that job, as it is now.
-    Existing(Job),
+    Existing(crate::job::Job),
 }
 
 impl Created {
     /// The job, new or not.
-    pub fn job(&self) -> &Job {
+    pub fn job(&self) -> &crate::job::Job {
         match self {
             Self::New(job) | Self::Existing(job) => job,
         }
@@ -74,16 +83,52 @@ impl JobNames {
     }
 }
 
-/// A worker's right to run a job until `expires_at`.
+/// Names one claim, so that a claim repeated after a lost reply gets the
+/// jobs the first one took instead of orphaning them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClaimId(pub u128);
+
+impl ClaimId {
+    /// A fresh random claim id.
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4().as_u128())
+    }
+}
+
+impl Default for ClaimId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a worker asks of [`JobStore::claim`](super::JobStore::claim).
+#[derive(Clone, Debug)]
+pub struct ClaimRequest {
+    /// Only jobs of these names.
+    pub names: JobNames,
+    /// The lease each claimed job is held under.
+    pub lease: Duration,
+    /// At most this many jobs (at least one).
+    pub limit: usize,
+    /// The claim's id: repeat it only to repeat a claim whose outcome is
+    /// unknown.
+    pub id: ClaimId,
+}
+
+/// A worker's right to run a job, for `ttl` from the moment it asked.
+///
+/// Leases carry a duration, never a timestamp of the store's clock: the
+/// worker measures it on its own monotonic clock from when it sent the
+/// request, so clocks that disagree, or jump, do not matter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
     /// The job.
     pub job_id: JobId,
-    /// The fencing token: a new one for every claim of the job. A write with
-    /// an older token is refused.
+    /// The fencing token: greater than every token the store gave before. A
+    /// write with an older token is refused.
     pub token: u64,
-    /// When the lease runs out unless renewed.
-    pub expires_at: Timestamp,
+    /// How long the lease runs unless renewed.
+    pub ttl: Duration,
 }
 
 /// A job handed to a worker.
@@ -106,39 +151,50 @@ pub struct ClaimedJob {
 }
 
 /// The answer to [`JobStore::claim`](super::JobStore::claim).
-#[derive(Debug)]
-pub enum Claim {
-    /// A job to run.
-    Job(Box<ClaimedJob>),
-    /// Nothing to run now.
-    Idle {
-        /// When the earliest `Scheduled` job falls due, if the store knows.
-        next_due: Option<Timestamp>,
-    },
-}
-
-/// What happens to a job after an attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Next {
-    /// It completed: its result is the attempt's.
-    Complete,
-    /// It runs again after `after`; the retry count goes up by one.
-    Retry {
-        /// The backoff delay.
-        after: Duration,
-    },
-    /// It failed for good: its error is the attempt's.
-    Fail,
-    /// It goes back to the queue at once, retry count unchanged (the attempt
-    /// was interrupted).
-    Requeue,
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// The jobs now leased to the caller, oldest first; empty when nothing
+    /// is runnable.
+    pub jobs: Vec<ClaimedJob>,
+    /// When nothing was runnable: how long until the earliest `Scheduled`
+    /// job falls due, measured on the store's clock.
+    pub next_due: Option<Duration>,
 }
 
 /// A finished attempt and what follows it.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// The record of the run, appended to the job's attempts.
+    /// The record of the run, appended to the job's attempts (the store
+    /// numbers it).
     pub attempt: Attempt,
     /// Where the job goes next.
     pub next: Next,
+}
+
+/// How long finished jobs are kept before they read as `404`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// How long a `Completed` job is kept (default 24 hours).
+    pub completed: Duration,
+    /// How long a `Failed` or `Canceled` job is kept (default 7 days).
+    pub failed: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            completed: Duration::from_secs(24 * 60 * 60),
+            failed: Duration::from_secs(7 * 24 * 60 * 60),
+        }
+    }
+}
+
+/// What one round of [`JobStore::maintain`](super::JobStore::maintain) did.
+#[derive(Debug, Default)]
+pub struct Maintenance {
+    /// Jobs whose lease had expired: requeued with an `Interrupted` attempt,
+    /// or failed for losing their worker too often.
+    pub recovered: Vec<JobId>,
+    /// Finished jobs dropped at the end of their retention.
+    pub purged: u64,
 }

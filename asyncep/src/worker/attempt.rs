@@ -1,57 +1,68 @@
-//! One run of one claimed job: the handler under its timeout, a heartbeat
-//! that keeps the lease, panics caught, and the outcome recorded.
+//! One run of one claimed job: the handler under its timeout, its lease kept
+//! by a heartbeat task, panics caught, and the outcome recorded while the
+//! lease still holds.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
 
-use super::Signals;
+use super::lease::KeptLease;
 use super::retry::{Backoff, next_step};
+use super::{Signals, WorkerContext};
 use crate::endpoint::Run;
-use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobError, RawJson, Timestamp};
-use crate::runtime::Shared;
-use crate::store::{ClaimedJob, Lease, Next, Outcome, StoreError};
+use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobError, Next, RawJson, Timestamp};
+use crate::store::{ClaimedJob, Lease, Outcome, StoreError};
 
-/// Runs a claimed job once and records the attempt.
-pub(crate) async fn run_claimed(shared: &Shared, job: ClaimedJob, signals: &Signals) {
+/// Runs a claimed job once and records the attempt. `sent` is when the
+/// claim that granted its lease was sent.
+pub(super) async fn run(
+    context: &WorkerContext,
+    job: ClaimedJob,
+    sent: Instant,
+    signals: &Signals,
+) {
     let span = info_span!("asyncep.attempt", job.id = %job.id, job.name = %job.name, attempt = job.attempt);
-    execute(shared, job, signals).instrument(span).await;
+    execute(context, job, sent, signals).instrument(span).await;
 }
 
-async fn execute(shared: &Shared, job: ClaimedJob, signals: &Signals) {
-    let Some(endpoint) = shared.registry.get(&job.name) else {
+async fn execute(context: &WorkerContext, job: ClaimedJob, sent: Instant, signals: &Signals) {
+    let cancellation = signals.stop.child_token();
+    let kept = KeptLease::keep(
+        context.store.clone(),
+        job.lease.clone(),
+        sent,
+        context.settings.lease,
+        cancellation.clone(),
+    );
+    let Some(endpoint) = context.registry.get(&job.name) else {
         // Stores only hand out names this process asked for, so this means
         // a store bug; hand the job back rather than fail it.
         error!("claimed a job this process has no handler for; handing it back");
-        finish(
-            shared,
-            &job.lease,
-            interrupted(job.attempt, Timestamp::now(), "no handler in this process"),
-            Next::Requeue,
-        )
-        .await;
+        let attempt = interrupted(Timestamp::now(), "no handler in this process");
+        finish(context, &job.lease, &kept, attempt, Next::Requeue).await;
         return;
     };
-    let cancellation = signals.stop.child_token();
     let run = Run {
         input: job.input.clone(),
         job_id: job.id,
         job_name: endpoint.job,
         attempt: job.attempt,
+        fencing_token: job.lease.token,
         cancellation: cancellation.clone(),
-        states: shared.states.clone(),
+        states: context.states.clone(),
     };
     let started_at = Timestamp::now();
-    let timeout = endpoint.timeout.unwrap_or(shared.config.timeout);
+    let timeout = endpoint.timeout.unwrap_or(context.settings.timeout);
     let handler = AssertUnwindSafe((endpoint.run)(run)).catch_unwind();
     let ended = tokio::select! {
         result = handler => Ended::Returned(result),
         () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
         () = signals.abort.cancelled() => Ended::Aborted,
-        lost = heartbeat(shared, &job.lease) => Ended::LeaseLost(lost),
+        () = kept.lost().cancelled() => Ended::LeaseLost,
     };
     cancellation.cancel();
     let finished_at = Timestamp::now();
@@ -59,42 +70,26 @@ async fn execute(shared: &Shared, job: ClaimedJob, signals: &Signals) {
         Ended::Returned(Ok(Ok(value))) => (AttemptStatus::Succeeded, Some(value), None, false),
         Ended::Returned(Ok(Err(error))) if signals.stop.is_cancelled() && !error.is_permanent() => {
             // The handler gave up because the shutdown asked it to.
-            (
-                AttemptStatus::Interrupted,
-                None,
-                Some(error.into_info()),
-                false,
-            )
+            let info = error.into_info();
+            (AttemptStatus::Interrupted, None, Some(info), false)
         }
         Ended::Returned(Ok(Err(error))) => {
             let permanent = error.is_permanent();
-            (
-                AttemptStatus::Failed,
-                None,
-                Some(error.into_info()),
-                permanent,
-            )
+            let info = error.into_info();
+            (AttemptStatus::Failed, None, Some(info), permanent)
         }
         Ended::Returned(Err(panic)) => {
             let message = format!("the handler panicked: {}", panic_message(&*panic));
-            (
-                AttemptStatus::Panicked,
-                None,
-                Some(ErrorInfo::new(ErrorInfo::PANIC, message)),
-                false,
-            )
+            let info = ErrorInfo::new(ErrorInfo::PANIC, message);
+            (AttemptStatus::Panicked, None, Some(info), false)
         }
         Ended::TimedOut(limit) => {
             let message = format!(
                 "the attempt ran longer than its timeout of {}",
                 humantime::format_duration(limit)
             );
-            (
-                AttemptStatus::TimedOut,
-                None,
-                Some(ErrorInfo::new(ErrorInfo::TIMEOUT, message)),
-                false,
-            )
+            let info = ErrorInfo::new(ErrorInfo::TIMEOUT, message);
+            (AttemptStatus::TimedOut, None, Some(info), false)
         }
         Ended::Aborted => {
             let info = ErrorInfo::new(
@@ -103,21 +98,23 @@ async fn execute(shared: &Shared, job: ClaimedJob, signals: &Signals) {
             );
             (AttemptStatus::Interrupted, None, Some(info), false)
         }
-        Ended::LeaseLost(error) => {
-            warn!(%error, "stopped the handler: another worker owns the job now");
+        Ended::LeaseLost => {
+            warn!(
+                token = job.lease.token,
+                "stopped the handler: its lease was lost, and the job belongs to the next claim"
+            );
             return;
         }
     };
     let backoff = Backoff {
-        base: endpoint.backoff.unwrap_or(shared.config.backoff),
-        max: shared.config.max_backoff,
+        base: endpoint.backoff.unwrap_or(context.settings.backoff),
+        max: context.settings.max_backoff,
     };
-    let max_retries = job.max_retries;
     let next = next_step(
         status,
         permanent,
         job.retry_count,
-        max_retries,
+        job.max_retries,
         backoff,
         fastrand::f64(),
     );
@@ -130,19 +127,19 @@ async fn execute(shared: &Shared, job: ClaimedJob, signals: &Signals) {
         result,
         error,
     };
-    finish(shared, &job.lease, attempt, next).await;
+    finish(context, &job.lease, &kept, attempt, next).await;
 }
 
 enum Ended {
     Returned(std::thread::Result<Result<RawJson, JobError>>),
     TimedOut(Duration),
     Aborted,
-    LeaseLost(StoreError),
+    LeaseLost,
 }
 
-fn interrupted(attempt: u32, started_at: Timestamp, why: &str) -> Attempt {
+fn interrupted(started_at: Timestamp, why: &str) -> Attempt {
     Attempt {
-        attempt,
+        attempt: 0,
         status: AttemptStatus::Interrupted,
         started_at,
         finished_at: Timestamp::now(),
@@ -151,45 +148,44 @@ fn interrupted(attempt: u32, started_at: Timestamp, why: &str) -> Attempt {
     }
 }
 
-/// Records the attempt; retries while the store is unreachable, until the
-/// lease runs out (then lease recovery hands the job to another worker).
-async fn finish(shared: &Shared, lease: &Lease, attempt: Attempt, next: Next) {
+/// Records the attempt, trying again while the store fails and the lease,
+/// still renewed by its heartbeat, holds. A finish repeated after a lost
+/// reply is recognised by the store, so it is never recorded twice.
+async fn finish(
+    context: &WorkerContext,
+    lease: &Lease,
+    kept: &KeptLease,
+    attempt: Attempt,
+    next: Next,
+) {
     let outcome = Outcome { attempt, next };
     let mut pause = Duration::from_millis(50);
     loop {
-        match shared.store.finish(lease, outcome.clone()).await {
+        let finished = tokio::select! {
+            finished = context.store.finish(lease, outcome.clone()) => finished,
+            () = kept.lost().cancelled() => Err(StoreError::LeaseLost { id: lease.job_id }),
+        };
+        let error = match finished {
             Ok(()) => return,
-            Err(StoreError::LeaseLost { .. }) => {
-                warn!("the attempt's result was refused: the lease was lost to another worker");
+            Err(error @ StoreError::LeaseLost { .. }) => {
+                warn!(%error, "the attempt's outcome was refused: the lease was lost before it was recorded");
                 return;
             }
-            Err(error) if Timestamp::now() + pause < lease.expires_at => {
-                warn!(%error, "could not record the attempt; trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Err(error) => {
-                error!(%error, "could not record the attempt before the lease ran out; the job will be recovered");
+            Err(error) => error,
+        };
+        warn!(%error, retry_in = ?pause, "could not record the attempt; trying again under the live lease");
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = kept.lost().cancelled() => {
+                error!("the lease was lost before the attempt could be recorded; the job will run again");
                 return;
             }
         }
+        pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
 
-/// Renews the lease every third of its length; returns only when it is lost.
-async fn heartbeat(shared: &Shared, lease: &Lease) -> StoreError {
-    let period = shared.config.lease;
-    loop {
-        tokio::time::sleep(period / 3).await;
-        match shared.store.renew(lease, period).await {
-            Ok(_) => {}
-            Err(error @ StoreError::LeaseLost { .. }) => return error,
-            Err(error) => warn!(%error, "could not renew the lease; trying again"),
-        }
-    }
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
+pub(super) fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = panic.downcast_ref::<String>() {

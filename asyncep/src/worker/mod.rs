@@ -1,27 +1,66 @@
-//! The workers: claim loops, lease recovery and graceful shutdown.
+//! The workers: claim loops, lease upkeep, store maintenance and graceful
+//! shutdown, all supervised.
 //!
 //! Each worker is a task that claims one job at a time, runs it
-//! ([`attempt`]), and waits on the store's wake-up signal when idle. The
+//! ([`attempt`]) while its lease is kept alive by a heartbeat task of its
+//! own ([`lease`]), and waits on the store's wake-up signal when idle. The
 //! retry decision ([`retry`]) is a pure function of the attempt's outcome.
+//! The worker knows the store, the registry and the states; never axum.
 
 mod attempt;
+mod lease;
 mod retry;
+mod supervise;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::job::Timestamp;
-use crate::runtime::Shared;
-use crate::store::Claim;
+use crate::context::States;
+use crate::registry::Registry;
+use crate::store::{ClaimId, ClaimRequest, JobStore};
 
 /// The longest an idle worker waits before it looks at the store again even
 /// without a wake-up: a safety net for a missed signal, not a polling beat.
 const IDLE_RECHECK: Duration = Duration::from_secs(2);
+
+/// How the workers run.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerSettings {
+    pub(crate) workers: usize,
+    pub(crate) lease: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) shutdown_grace: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            lease: Duration::from_secs(30),
+            timeout: Duration::from_secs(30 * 60),
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60 * 60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the workers need from the runtime, and nothing more.
+#[derive(Debug)]
+pub(crate) struct WorkerContext {
+    pub(crate) store: Arc<dyn JobStore>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) states: States,
+    pub(crate) settings: WorkerSettings,
+}
 
 /// The signals a worker obeys.
 #[derive(Debug, Default)]
@@ -33,40 +72,64 @@ pub(crate) struct Signals {
 }
 
 /// The worker tasks of one runtime.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Workers {
+    context: Arc<WorkerContext>,
     signals: Arc<Signals>,
     tracker: TaskTracker,
     started: AtomicBool,
+    live: Arc<AtomicUsize>,
 }
 
 impl Workers {
-    /// Starts the workers and the lease recovery, once. Needs a Tokio
-    /// runtime. Does nothing after a shutdown began.
-    pub(crate) fn start(&self, shared: &Arc<Shared>) {
-        if shared.config.workers == 0
+    pub(crate) fn new(context: WorkerContext) -> Self {
+        Self {
+            context: Arc::new(context),
+            signals: Arc::default(),
+            tracker: TaskTracker::new(),
+            started: AtomicBool::new(false),
+            live: Arc::default(),
+        }
+    }
+
+    /// Starts the workers and the store maintenance, once, each under a
+    /// supervisor that restarts it if it panics. Needs a Tokio runtime.
+    /// Does nothing after a shutdown began, or when there are no workers.
+    pub(crate) fn start(&self) {
+        let context = &self.context;
+        if context.settings.workers == 0
             || self.signals.stop.is_cancelled()
             || self.started.swap(true, Ordering::AcqRel)
         {
             return;
         }
         info!(
-            workers = shared.config.workers,
-            jobs = shared.registry.len(),
+            workers = context.settings.workers,
+            jobs = context.registry.len(),
             "starting asyncep workers"
         );
-        for index in 0..shared.config.workers {
+        for index in 0..context.settings.workers {
+            let (context, signals) = (context.clone(), self.signals.clone());
             let span = info_span!("asyncep.worker", worker = index);
-            self.tracker
-                .spawn(claim_loop(shared.clone(), self.signals.clone()).instrument(span));
+            self.tracker.spawn(supervise::supervise(
+                "worker",
+                self.signals.stop.clone(),
+                Some(self.live.clone()),
+                move || claim_loop(context.clone(), signals.clone()).instrument(span.clone()),
+            ));
         }
-        self.tracker
-            .spawn(recover_loop(shared.clone(), self.signals.clone()));
+        let (context, signals) = (context.clone(), self.signals.clone());
+        self.tracker.spawn(supervise::supervise(
+            "store maintenance",
+            self.signals.stop.clone(),
+            None,
+            move || maintain_loop(context.clone(), signals.clone()),
+        ));
     }
 
-    /// Whether the workers were started.
-    pub(crate) fn is_started(&self) -> bool {
-        self.started.load(Ordering::Acquire)
+    /// How many worker loops run now.
+    pub(crate) fn live(&self) -> usize {
+        self.live.load(Ordering::Acquire)
     }
 
     /// Waits until a shutdown began and every worker has stopped.
@@ -75,9 +138,10 @@ impl Workers {
         self.tracker.wait().await;
     }
 
-    /// Stops claiming, lets running jobs finish within `grace`, then
+    /// Stops claiming, lets running jobs finish within the grace, then
     /// interrupts the rest and hands them back to the queue.
-    pub(crate) async fn shutdown(&self, grace: Duration) {
+    pub(crate) async fn shutdown(&self) {
+        let grace = self.context.settings.shutdown_grace;
         self.signals.stop.cancel();
         self.tracker.close();
         if tokio::time::timeout(grace, self.tracker.wait())
@@ -91,23 +155,31 @@ impl Workers {
     }
 }
 
-async fn claim_loop(shared: Arc<Shared>, signals: Arc<Signals>) {
-    let names = shared.registry.names();
+async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
+    let mut request = ClaimRequest {
+        names: context.registry.names(),
+        lease: context.settings.lease,
+        limit: 1,
+        id: ClaimId::new(),
+    };
     let mut failures = 0_u32;
     while !signals.stop.is_cancelled() {
-        match shared.store.claim(&names, shared.config.lease).await {
-            Ok(Claim::Job(job)) => {
+        let sent = Instant::now();
+        match context.store.claim(&request).await {
+            Ok(claimed) => {
+                // A new id only once an answer came back: a claim repeated
+                // after a lost reply finds the jobs the first one took.
+                request.id = ClaimId::new();
                 failures = 0;
-                attempt::run_claimed(&shared, *job, &signals).await;
-            }
-            Ok(Claim::Idle { next_due }) => {
-                failures = 0;
-                let wait = next_due
-                    .map_or(IDLE_RECHECK, |due| Timestamp::now().until(due))
-                    .min(IDLE_RECHECK);
-                tokio::select! {
-                    () = shared.store.wait_for_work(&names, wait) => {}
-                    () = signals.stop.cancelled() => {}
+                if claimed.jobs.is_empty() {
+                    let wait = claimed.next_due.unwrap_or(IDLE_RECHECK).min(IDLE_RECHECK);
+                    tokio::select! {
+                        () = context.store.wait_for_work(&request.names, wait) => {}
+                        () = signals.stop.cancelled() => {}
+                    }
+                }
+                for job in claimed.jobs {
+                    attempt::run(&context, job, sent, &signals).await;
                 }
             }
             Err(error) => {
@@ -123,24 +195,23 @@ async fn claim_loop(shared: Arc<Shared>, signals: Arc<Signals>) {
     }
 }
 
-/// Hands back the jobs of workers that died, every half lease.
-async fn recover_loop(shared: Arc<Shared>, signals: Arc<Signals>) {
-    let period = shared.config.lease / 2;
+/// Recovers the jobs of workers that died and purges expired jobs, every
+/// half lease.
+async fn maintain_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
+    let period = context.settings.lease / 2;
     loop {
         tokio::select! {
             () = tokio::time::sleep(period) => {}
             () = signals.stop.cancelled() => return,
         }
-        match shared.store.recover_expired().await {
-            Ok(ids) if !ids.is_empty() => {
-                warn!(
-                    count = ids.len(),
-                    ?ids,
-                    "requeued jobs whose worker stopped renewing its lease"
-                );
-            }
+        match context.store.maintain().await {
+            Ok(done) if !done.recovered.is_empty() => warn!(
+                count = done.recovered.len(),
+                ids = ?done.recovered,
+                "requeued jobs whose worker stopped renewing its lease"
+            ),
             Ok(_) => {}
-            Err(error) => warn!(%error, "could not recover expired leases"),
+            Err(error) => warn!(%error, "could not maintain the job store"),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::job::AttemptStatus;
-use crate::store::Next;
+use crate::job::Next;
 
 /// Exponential backoff with jitter: the n-th retry (n from 0) waits between
 /// half and all of `base * 2^n`, capped at `max`.

@@ -64,6 +64,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         workers.shutdown().await;
     });
     println!("ready");
-    runtime.run_workers().await;
+    runtime.run_workers().await?;
     Ok(())
 }

@@ -25,7 +25,7 @@ on_every_store!(
 
 /// An API-only server: refused requests must leave nothing behind.
 async fn api(backend: &Backend) -> TestServer {
-    TestServer::start(backend.builder().workers(0)).await
+    TestServer::start(backend.builder().workers(1)).await
 }
 
 /// Sends a request with a chosen job id, so the test can then show that no
@@ -281,7 +281,7 @@ async fn a_body_that_is_not_json_is_415(backend: Backend) {
 }
 
 async fn a_body_over_the_limit_is_413(backend: Backend) {
-    let server = TestServer::start(backend.builder().workers(0).body_limit(64)).await;
+    let server = TestServer::start(backend.builder().workers(1).body_limit(64)).await;
     let big = json!({ "message": "x".repeat(100) });
     let (response, id) = send_with_id(server.client.post(server.url("/echo/1")).json(&big)).await;
     problem(response, 413).await;

@@ -108,7 +108,7 @@ async fn a_request_id_reused_for_another_request_is_422(backend: Backend) {
 }
 
 async fn malformed_keys_are_400(backend: Backend) {
-    let server = TestServer::start(backend.builder().workers(0)).await;
+    let server = TestServer::start(backend.builder().workers(1)).await;
     let body = json!({ "n": 1 });
     for header in [
         ("x-async-request-id", "not-a-uuid"),

@@ -14,7 +14,7 @@ async fn a_full_store_is_503_with_retry_after() {
     let backend = Backend {
         store: store.clone(),
     };
-    let server = TestServer::start(backend.builder().workers(0)).await;
+    let server = TestServer::start(backend.builder().workers(1)).await;
     assert_eq!(
         server
             .post_json("/echo/1", &json!({ "message": "a" }))

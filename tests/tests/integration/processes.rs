@@ -67,8 +67,7 @@ async fn submit(store: &RedisStore, count: usize) -> Vec<JobId> {
                 name: Cow::Borrowed("proc-count"),
                 max_retries: 5,
                 input: JobInput::default(),
-                idempotency_key: None,
-                fingerprint: None,
+                idempotency: None,
             })
             .await
             .unwrap();

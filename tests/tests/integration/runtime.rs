@@ -106,7 +106,18 @@ async fn an_api_only_process_accepts_and_a_worker_process_runs(backend: Backend)
         .shared_store(store.clone())
         .build()
         .unwrap();
-    let server = TestServer::serve(api.clone(), api.api(axum::Router::new())).await;
+    if !store.is_shared() {
+        // Before: an API-only process on a store of its own answered 202
+        // forever, and nothing ever ran the jobs.
+        let error = api.api(axum::Router::new()).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::NoWorkerCanRun { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("shared store"), "{error}");
+        return;
+    }
+    let server = TestServer::serve(api.clone(), api.api(axum::Router::new()).unwrap()).await;
     let id = server
         .submit("/echo/5", &json!({ "message": "split" }))
         .await;
@@ -120,7 +131,7 @@ async fn an_api_only_process_accepts_and_a_worker_process_runs(backend: Backend)
     let workers = backend.builder().workers(2).build().unwrap();
     let running = tokio::spawn({
         let workers = workers.clone();
-        async move { workers.run_workers().await }
+        async move { workers.run_workers().await.unwrap() }
     });
     assert_eq!(
         server.wait_for_status(&id, "Completed").await["result"]["message"],
@@ -134,6 +145,14 @@ async fn an_api_only_process_accepts_and_a_worker_process_runs(backend: Backend)
 }
 
 async fn zero_workers_means_api_only(backend: Backend) {
+    if !backend.store.is_shared() {
+        let error = backend.builder().workers(0).build().unwrap_err();
+        assert!(
+            matches!(error, ConfigError::NoWorkerCanRun { .. }),
+            "{error}"
+        );
+        return;
+    }
     let server = TestServer::start(backend.builder().workers(0)).await;
     let id = server.submit("/echo/1", &json!({ "message": "x" })).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -173,12 +192,7 @@ async fn state_reaches_the_handler(backend: Backend) {
 
 #[tokio::test]
 async fn the_runtime_lists_every_registered_job() {
-    let runtime = crate::Backend::memory()
-        .unwrap()
-        .builder()
-        .workers(0)
-        .build()
-        .unwrap();
+    let runtime = crate::Backend::memory().unwrap().builder().build().unwrap();
     let names = runtime.job_names();
     for name in [
         "counted", "doomed", "echo", "flaky", "greet", "lookup", "panicky", "ping", "slow",

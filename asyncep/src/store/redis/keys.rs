@@ -54,6 +54,17 @@ impl Keys {
         format!("{}:scheduled:{name}", self.prefix)
     }
 
+    /// The counter every fencing token is drawn from.
+    pub(crate) fn tokens(&self) -> String {
+        format!("{}:tokens", self.prefix)
+    }
+
+    /// What one claim took, kept for a lease, for a claim repeated after a
+    /// lost reply.
+    pub(crate) fn claim(&self, id: crate::store::ClaimId) -> String {
+        format!("{}:claim:{:032x}", self.prefix, id.0)
+    }
+
     /// Claimed jobs, by lease expiry.
     pub(crate) fn running(&self) -> String {
         format!("{}:running", self.prefix)
@@ -88,6 +99,8 @@ mod tests {
             keys.scheduled("n"),
             keys.running(),
             keys.wake(),
+            keys.tokens(),
+            keys.claim(crate::store::ClaimId(7)),
         ] {
             assert!(key.starts_with("{p}:"), "{key}");
         }

@@ -1,26 +1,27 @@
 //! The Redis store: many API and worker processes, one shared queue.
 
 mod keys;
+mod listener;
 mod record;
 mod scripts;
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
-use tokio::sync::{Notify, OnceCell};
-use tracing::{debug, warn};
+use tokio::sync::OnceCell;
+use tracing::{debug, error, warn};
 
 use self::keys::Keys;
-use self::record::{StoredAttempt, decode_job};
+use self::listener::Listener;
+use self::record::{StoredRun, decode_job};
 use super::{
-    Claim, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES, NewJob, Next, Outcome,
-    Retention, StoreError,
+    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES,
+    Maintenance, NewJob, Outcome, Retention, StoreError,
 };
-use crate::job::{ErrorInfo, Job, JobId, Timestamp};
+use crate::job::{ErrorInfo, Job, JobId, LEASE_EXPIRED, Next, Timestamp, lost_too_often};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
@@ -31,8 +32,6 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 const PROMOTE_BATCH: u32 = 100;
 /// Expired leases recovered per call, at most.
 const RECOVER_BATCH: u32 = 500;
-/// A claim that picks a job removed meanwhile tries again this often.
-const CLAIM_TRIES: usize = 8;
 
 /// A [`JobStore`] in Redis, shared by every process that points at the same
 /// server and prefix.
@@ -76,8 +75,7 @@ struct Inner {
     keys: Keys,
     retention: Retention,
     connect_timeout: Duration,
-    work: Notify,
-    listening: std::sync::Once,
+    listener: Listener,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -139,16 +137,17 @@ impl RedisStoreBuilder {
             // workers retry with their own backoff.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(250));
+        let keys = Keys::new(&self.prefix);
+        let listener = Listener::new(client.clone(), keys.wake(), self.connect_timeout);
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 client,
                 config,
                 connection: OnceCell::new(),
-                keys: Keys::new(&self.prefix),
+                keys,
                 retention: self.retention,
                 connect_timeout: self.connect_timeout,
-                work: Notify::new(),
-                listening: std::sync::Once::new(),
+                listener,
             }),
         })
     }
@@ -187,16 +186,6 @@ impl RedisStore {
             .map_err(|e| self.inner.error(e))
     }
 
-    /// Checks that the server answers, without an async runtime (for
-    /// start-up checks in synchronous code).
-    pub fn ping_blocking(&self, timeout: Duration) -> Result<(), RedisError> {
-        let mut connection = self.inner.client.get_connection_with_timeout(timeout)?;
-        connection.set_read_timeout(Some(timeout))?;
-        redis::cmd("PING")
-            .query::<String>(&mut connection)
-            .map(drop)
-    }
-
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {
         let inner = &self.inner;
         inner
@@ -208,74 +197,111 @@ impl RedisStore {
             })
             .await
             .cloned()
-            .map_err(|e| inner.error(e))
-    }
-
-    /// Starts the pub/sub listener that wakes idle workers, once.
-    fn listen(&self) {
-        self.inner.listening.call_once(|| {
-            let inner = Arc::downgrade(&self.inner);
-            let client = self.inner.client.clone();
-            let channel = self.inner.keys.wake();
-            tokio::spawn(listen(inner, client, channel));
-        });
-    }
-}
-
-impl Inner {
-    fn error(&self, error: RedisError) -> StoreError {
-        match error.kind() {
-            ErrorKind::Parse
-            | ErrorKind::UnexpectedReturnType
-            | ErrorKind::Server(ServerErrorKind::ResponseError) => {
-                StoreError::Corrupt(error.to_string())
-            }
-            _ => StoreError::Unavailable {
+            // No connection: nothing was sent.
+            .map_err(|error| StoreError::Unavailable {
                 retry_after: UNAVAILABLE_RETRY_AFTER,
                 source: Box::new(error),
+            })
+    }
+
+    /// Refuses a server that may evict keys: it would silently drop jobs.
+    async fn check_eviction_policy(&self) -> Result<(), StoreError> {
+        let mut connection = self.connection().await?;
+        let config: Result<Vec<String>, RedisError> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory*")
+            .query_async(&mut connection)
+            .await;
+        let config = match config {
+            Ok(config) => config,
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::ResponseError) => {
+                warn!(%error, "cannot read the Redis eviction policy (CONFIG is disabled?); \
+                      make sure maxmemory-policy is noeviction, or jobs may vanish");
+                return Ok(());
+            }
+            Err(error) => return Err(self.inner.error(error)),
+        };
+        let setting = |name: &str| {
+            config
+                .chunks(2)
+                .find(|pair| pair[0] == name)
+                .and_then(|pair| pair.get(1).cloned())
+                .unwrap_or_default()
+        };
+        let policy = setting("maxmemory-policy");
+        if policy.is_empty() || policy == "noeviction" {
+            return Ok(());
+        }
+        if setting("maxmemory") == "0" {
+            warn!(%policy, "Redis has no maxmemory limit now, but its maxmemory-policy would evict \
+                  jobs once one is set; set maxmemory-policy to noeviction");
+            return Ok(());
+        }
+        Err(StoreError::Misconfigured(format!(
+            "Redis evicts keys when full (maxmemory-policy {policy}), which would silently drop \
+             jobs; set `maxmemory-policy noeviction` (a full Redis then refuses new jobs with 503)"
+        )))
+    }
+
+    /// Runs a script, once more if its reply was lost: every script finds
+    /// its own earlier effect, so the second run never doubles the first.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection().await?;
+        match invocation.invoke_async(&mut connection).await {
+            Ok(value) => Ok(value),
+            Err(error) => match self.inner.error(error) {
+                StoreError::OutcomeUnknown { .. } => {
+                    debug!("a Redis reply was lost; repeating the script");
+                    invocation
+                        .invoke_async(&mut connection)
+                        .await
+                        .map_err(|e| self.inner.error(e))
+                }
+                error => Err(error),
             },
         }
     }
 }
 
-/// Forwards `wake` messages to idle workers; reconnects with backoff.
-async fn listen(inner: Weak<Inner>, client: redis::Client, channel: String) {
-    let mut failures = 0_u32;
-    loop {
-        let connect_timeout = match inner.upgrade() {
-            Some(inner) => inner.connect_timeout,
-            None => return,
-        };
-        let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, RedisError>(pubsub)
-        };
-        match tokio::time::timeout(connect_timeout, subscribed).await {
-            Ok(Ok(mut pubsub)) => {
-                failures = 0;
-                debug!(%channel, "listening for new work");
-                // Work may have arrived while no one listened.
-                match inner.upgrade() {
-                    Some(inner) => inner.work.notify_waiters(),
-                    None => return,
-                }
-                let mut messages = pubsub.on_message();
-                while messages.next().await.is_some() {
-                    match inner.upgrade() {
-                        Some(inner) => inner.work.notify_one(),
-                        None => return,
-                    }
-                }
-                warn!(%channel, "lost the Redis subscription; reconnecting");
+impl Inner {
+    /// What a Redis error means for the caller: nothing was sent, the
+    /// outcome is unknown, or the data is not asyncep's.
+    fn error(&self, error: RedisError) -> StoreError {
+        let source = Box::new(error);
+        let error = source.as_ref();
+        if matches!(
+            error.kind(),
+            ErrorKind::Parse
+                | ErrorKind::UnexpectedReturnType
+                | ErrorKind::Server(ServerErrorKind::ResponseError)
+        ) {
+            StoreError::Corrupt(error.to_string())
+        } else if !error.is_connection_refusal()
+            && (error.is_timeout() || error.is_connection_dropped())
+        {
+            StoreError::OutcomeUnknown {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source,
             }
-            Ok(Err(error)) => warn!(%error, "cannot subscribe to Redis; retrying"),
-            Err(_) => warn!("timed out subscribing to Redis; retrying"),
+        } else {
+            StoreError::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source,
+            }
         }
-        failures += 1;
-        let pause =
-            Duration::from_millis(100 * 2_u64.pow(failures.min(5))).min(Duration::from_secs(3));
-        tokio::time::sleep(pause).await;
+    }
+
+    /// The error JSON of an interrupted attempt and of a job that lost its
+    /// worker too often, as the scripts write them.
+    fn interruption_json() -> Result<(String, String), StoreError> {
+        let interrupted = ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED);
+        let encode = |info: &ErrorInfo| {
+            serde_json::to_string(info).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        Ok((encode(&interrupted)?, encode(&lost_too_often())?))
     }
 }
 
@@ -283,8 +309,10 @@ fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn seconds(duration: Duration) -> u64 {
-    duration.as_secs().max(1)
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -296,20 +324,78 @@ fn text(value: &Value) -> Option<String> {
     }
 }
 
+/// One job of `claim.lua`'s reply.
+fn claimed_job(fields: &[Value]) -> Result<ClaimedJob, StoreError> {
+    let field = |index: usize| fields.get(index).and_then(text).unwrap_or_default();
+    let corrupt = |what: &str| StoreError::Corrupt(format!("claim answered {what}"));
+    let number = |index: usize| {
+        field(index)
+            .parse::<u64>()
+            .map_err(|_| corrupt("a bad number"))
+    };
+    let id: JobId = field(0).parse().map_err(|_| corrupt("a bad id"))?;
+    let input = serde_json::from_str(&field(5))
+        .map_err(|e| StoreError::Corrupt(format!("job {id}: the input is not readable: {e}")))?;
+    Ok(ClaimedJob {
+        id,
+        name: field(2).into(),
+        attempt: number(6)? as u32 + 1,
+        retry_count: number(3)? as u32,
+        max_retries: number(4)? as u32,
+        input: Arc::new(input),
+        lease: Lease {
+            job_id: id,
+            token: number(1)?,
+            ttl: Duration::from_micros(number(7)?),
+        },
+    })
+}
+
 #[async_trait]
 impl JobStore for RedisStore {
+    async fn start(&self) -> Result<(), StoreError> {
+        self.ping().await?;
+        self.check_eviction_policy().await?;
+        self.inner.listener.ensure();
+        if self
+            .inner
+            .listener
+            .subscribed(self.inner.connect_timeout)
+            .await
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source: "could not subscribe to the wake-up channel in time".into(),
+            })
+        }
+    }
+
+    async fn shutdown(&self) {
+        self.inner.listener.stop();
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
         let keys = &self.inner.keys;
         let input = serde_json::to_string(&job.input)
             .map_err(|e| StoreError::Corrupt(format!("the job input cannot be written: {e}")))?;
-        let fingerprint = job.fingerprint.map(|f| f.to_hex()).unwrap_or_default();
-        let key = job.idempotency_key.clone().unwrap_or_default();
-        let key_name = match &job.idempotency_key {
-            Some(key) => keys.idempotency_key(key),
-            None => keys.job(job.id),
+        let idempotency = job.idempotency.as_ref();
+        let fingerprint = idempotency
+            .map(|i| i.fingerprint.to_hex())
+            .unwrap_or_default();
+        let key = idempotency.and_then(|i| i.key.clone()).unwrap_or_default();
+        let key_name = if key.is_empty() {
+            keys.job(job.id)
+        } else {
+            keys.idempotency_key(&key)
         };
-        let mut connection = self.connection().await?;
-        let (outcome, id, created_at): (u8, String, String) = scripts::CREATE
+        let mut invocation = scripts::CREATE.prepare_invoke();
+        invocation
             .key(keys.job(job.id))
             .key(keys.queue(&job.name))
             .key(key_name)
@@ -320,18 +406,17 @@ impl JobStore for RedisStore {
             .arg(fingerprint)
             .arg(key)
             .arg(keys.prefix())
-            .arg(keys.wake())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| self.inner.error(e))?;
+            .arg(keys.wake());
+        let (outcome, id, created_at): (u8, String, Option<String>) =
+            self.invoke(&invocation).await?;
         let id: JobId = id
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("`{id}` is not a job id")))?;
         match outcome {
             0 => {
                 let created_at = created_at
-                    .parse()
-                    .map_or_else(|_| Timestamp::now(), Timestamp::from_micros);
+                    .and_then(|at| at.parse().ok())
+                    .map_or_else(Timestamp::now, Timestamp::from_micros);
                 Ok(Created::New(Job::queued(
                     id,
                     job.name,
@@ -351,100 +436,82 @@ impl JobStore for RedisStore {
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let keys = &self.inner.keys;
-        let mut connection = self.connection().await?;
-        let found: Option<(Vec<String>, Vec<String>)> = scripts::GET
-            .key(keys.job(id))
-            .key(keys.attempts(id))
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| self.inner.error(e))?;
+        let mut invocation = scripts::GET.prepare_invoke();
+        invocation.key(keys.job(id)).key(keys.attempts(id));
+        let found: Option<(Vec<String>, Vec<String>)> = self.invoke(&invocation).await?;
         found
             .map(|(fields, attempts)| decode_job(id, fields, attempts))
             .transpose()
     }
 
-    async fn claim(&self, names: &JobNames, lease: Duration) -> Result<Claim, StoreError> {
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
         let keys = &self.inner.keys;
-        let mut connection = self.connection().await?;
-        let mut invocation = scripts::CLAIM.key(keys.running());
-        for name in names.iter() {
+        let (interrupted, failure) = Inner::interruption_json()?;
+        let mut invocation = scripts::CLAIM.prepare_invoke();
+        invocation
+            .key(keys.running())
+            .key(keys.tokens())
+            .key(keys.claim(request.id));
+        for name in request.names.iter() {
             invocation.key(keys.queue(name)).key(keys.scheduled(name));
         }
         invocation
-            .arg(micros(lease))
+            .arg(micros(request.lease))
             .arg(keys.prefix())
-            .arg(PROMOTE_BATCH);
-        for _ in 0..CLAIM_TRIES {
-            let reply: Vec<Value> = invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| self.inner.error(e))?;
-            let fields: Vec<Option<String>> = reply.iter().map(text).collect();
-            let field = |index: usize| fields.get(index).cloned().flatten().unwrap_or_default();
-            let corrupt = |what: &str| StoreError::Corrupt(format!("claim answered {what}"));
-            match field(0).as_str() {
-                "0" => {
-                    let next_due = field(1).parse().ok().map(Timestamp::from_micros);
-                    return Ok(Claim::Idle { next_due });
-                }
-                "2" => continue,
-                "1" => {
-                    let id: JobId = field(1).parse().map_err(|_| corrupt("a bad id"))?;
-                    let number = |index: usize| {
-                        field(index)
-                            .parse::<u64>()
-                            .map_err(|_| corrupt("a bad number"))
-                    };
-                    let input = serde_json::from_str(&field(7)).map_err(|e| {
-                        StoreError::Corrupt(format!("job {id}: the input is not readable: {e}"))
-                    })?;
-                    return Ok(Claim::Job(Box::new(ClaimedJob {
-                        id,
-                        name: field(4).into(),
-                        attempt: number(8)? as u32 + 1,
-                        retry_count: number(5)? as u32,
-                        max_retries: number(6)? as u32,
-                        input: Arc::new(input),
-                        lease: Lease {
-                            job_id: id,
-                            token: number(2)?,
-                            expires_at: Timestamp::from_micros(number(3)?),
-                        },
-                    })));
-                }
-                other => return Err(corrupt(&format!("`{other}`"))),
+            .arg(PROMOTE_BATCH)
+            .arg(request.limit.max(1))
+            .arg(keys.wake())
+            .arg(RECOVER_BATCH)
+            .arg(MAX_LOST_LEASES)
+            .arg(millis(self.inner.retention.failed))
+            .arg(failure)
+            .arg(interrupted);
+        let reply: Vec<Value> = self.invoke(&invocation).await?;
+        let mut reply = reply.into_iter();
+        let next_due = reply
+            .next()
+            .as_ref()
+            .and_then(text)
+            .and_then(|due| due.parse().ok())
+            .map(Duration::from_micros);
+        if let Some(Value::Array(vanished)) = reply.next() {
+            for id in vanished.iter().filter_map(text) {
+                error!(
+                    job.id = %id,
+                    "a queued job's data is gone from Redis (evicted? check maxmemory-policy); it cannot run"
+                );
             }
         }
-        Ok(Claim::Idle { next_due: None })
+        let jobs = reply
+            .map(|job| match job {
+                Value::Array(fields) => claimed_job(&fields),
+                other => Err(StoreError::Corrupt(format!("claim answered {other:?}"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Claimed { jobs, next_due })
     }
 
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Lease, StoreError> {
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
         let keys = &self.inner.keys;
-        let mut connection = self.connection().await?;
-        let expires: Option<String> = scripts::RENEW
+        let mut invocation = scripts::RENEW.prepare_invoke();
+        invocation
             .key(keys.job(lease.job_id))
             .key(keys.running())
             .arg(lease.token)
             .arg(micros(period))
-            .arg(lease.job_id.to_string())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| self.inner.error(e))?;
-        let expires = expires.ok_or(StoreError::LeaseLost { id: lease.job_id })?;
-        let expires = expires
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("renew answered `{expires}`")))?;
-        Ok(Lease {
-            expires_at: Timestamp::from_micros(expires),
-            ..lease.clone()
-        })
+            .arg(lease.job_id.to_string());
+        let renewed: u8 = self.invoke(&invocation).await?;
+        if renewed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost { id: lease.job_id })
+        }
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
         let keys = &self.inner.keys;
         let id = lease.job_id;
         let Outcome { attempt, next } = outcome;
-        let number = attempt.attempt;
         let result = attempt
             .result
             .as_ref()
@@ -456,7 +523,7 @@ impl JobStore for RedisStore {
             }
             None => String::new(),
         };
-        let record = serde_json::to_string(&StoredAttempt::from(attempt))
+        let record = serde_json::to_string(&StoredRun::from(&attempt))
             .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
         let (next, delay) = match next {
             Next::Complete => ("complete", Duration::ZERO),
@@ -464,8 +531,8 @@ impl JobStore for RedisStore {
             Next::Retry { after } => ("retry", after),
             Next::Requeue => ("requeue", Duration::ZERO),
         };
-        let mut connection = self.connection().await?;
-        let done: u8 = scripts::FINISH
+        let mut invocation = scripts::FINISH.prepare_invoke();
+        invocation
             .key(keys.job(id))
             .key(keys.attempts(id))
             .key(keys.running())
@@ -476,46 +543,41 @@ impl JobStore for RedisStore {
             .arg(error)
             .arg(micros(delay))
             .arg(id.to_string())
-            .arg(seconds(self.inner.retention.completed))
-            .arg(seconds(self.inner.retention.failed))
+            .arg(millis(self.inner.retention.completed))
+            .arg(millis(self.inner.retention.failed))
             .arg(keys.prefix())
-            .arg(keys.wake())
-            .arg(number)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| self.inner.error(e))?;
-        if done == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost { id })
+            .arg(keys.wake());
+        let done: u8 = self.invoke(&invocation).await?;
+        match done {
+            1 | 2 => Ok(()),
+            _ => Err(StoreError::LeaseLost { id }),
         }
     }
 
-    async fn recover_expired(&self) -> Result<Vec<JobId>, StoreError> {
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
         let keys = &self.inner.keys;
-        let mut connection = self.connection().await?;
-        let failure = ErrorInfo::new(
-            ErrorInfo::INTERRUPTED,
-            format!("the job lost its worker {MAX_LOST_LEASES} times; it is not run again"),
-        );
-        let failure =
-            serde_json::to_string(&failure).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let ids: Vec<String> = scripts::RECOVER
+        let (interrupted, failure) = Inner::interruption_json()?;
+        let mut invocation = scripts::RECOVER.prepare_invoke();
+        invocation
             .key(keys.running())
             .arg(keys.prefix())
             .arg(keys.wake())
             .arg(RECOVER_BATCH)
             .arg(MAX_LOST_LEASES)
-            .arg(seconds(self.inner.retention.failed))
+            .arg(millis(self.inner.retention.failed))
             .arg(failure)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| self.inner.error(e))?;
-        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+            .arg(interrupted);
+        let ids: Vec<String> = self.invoke(&invocation).await?;
+        Ok(Maintenance {
+            recovered: ids.iter().filter_map(|id| id.parse().ok()).collect(),
+            // Redis drops finished jobs itself, when their keys expire.
+            purged: 0,
+        })
     }
 
     async fn wait_for_work(&self, _names: &JobNames, timeout: Duration) {
-        self.listen();
-        let _ = tokio::time::timeout(timeout, self.inner.work.notified()).await;
+        let listener = &self.inner.listener;
+        listener.ensure();
+        let _ = tokio::time::timeout(timeout, listener.work().notified()).await;
     }
 }

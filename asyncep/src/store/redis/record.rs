@@ -21,6 +21,31 @@ pub(crate) struct StoredAttempt {
     error: Option<ErrorInfo>,
 }
 
+/// An attempt as a worker sends it to `finish.lua`: without its number,
+/// which the store gives (`{"status":...}`; the script writes
+/// `{"attempt":N,"status":...}`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StoredRun<'a> {
+    status: AttemptStatus,
+    started_at: u64,
+    finished_at: u64,
+    result: Option<&'a RawJson>,
+    error: Option<&'a ErrorInfo>,
+}
+
+impl<'a> From<&'a Attempt> for StoredRun<'a> {
+    fn from(attempt: &'a Attempt) -> Self {
+        Self {
+            status: attempt.status,
+            started_at: attempt.started_at.as_micros(),
+            finished_at: attempt.finished_at.as_micros(),
+            result: attempt.result.as_ref(),
+            error: attempt.error.as_ref(),
+        }
+    }
+}
+
 impl From<Attempt> for StoredAttempt {
     fn from(attempt: Attempt) -> Self {
         Self {

@@ -1,11 +1,57 @@
--- Shared by every script (prepended by scripts.rs).
+-- Shared by every script (prepended by scripts.rs). Each script mirrors one
+-- transition of the Rust state machine (job/lifecycle.rs); the model-based
+-- test checks that they agree.
+
 -- Redis TIME in microseconds: the one clock of every lease and schedule.
 local function now_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+
 -- Numbers go to Redis as integer strings: Lua's default "%.14g" would round
 -- microsecond timestamps.
 local function num(n)
   return string.format('%.0f', n)
+end
+
+-- The idempotency keys of a job, stored newline-separated in its field 'k'.
+local function each_key(keys)
+  return string.gmatch(keys or '', '[^\n]+')
+end
+
+-- Gives a finished job, its attempts and its keys their retention.
+local function retain(prefix, job, keys, ms)
+  redis.call('PEXPIRE', job, ms)
+  redis.call('PEXPIRE', job .. ':attempts', ms)
+  for key in each_key(keys) do
+    redis.call('PEXPIRE', prefix .. ':key:' .. key, ms)
+  end
+end
+
+-- Lifecycle::apply(LeaseExpired) for every job of `running` whose lease
+-- ended by `now`, at most `limit`: an Interrupted attempt, then the queue,
+-- or Failed after `max_lost` lost leases. Returns the ids.
+local function recover_expired(running, prefix, wake, limit, max_lost, failed_ms, failure, interrupted, now)
+  local stamp = num(now)
+  local expired = redis.call('ZRANGEBYSCORE', running, '-inf', stamp, 'LIMIT', 0, limit)
+  for _, id in ipairs(expired) do
+    redis.call('ZREM', running, id)
+    local job = prefix .. ':job:' .. id
+    local f = redis.call('HMGET', job, 's', 'n', 'cl', 'k', 'ac')
+    if f[1] == 'InProgress' then
+      local number = (tonumber(f[5]) or 0) + 1
+      redis.call('RPUSH', job .. ':attempts', '{"attempt":' .. num(number) .. ',"status":"Interrupted","startedAt":'
+        .. (f[3] or stamp) .. ',"finishedAt":' .. stamp .. ',"result":null,"error":' .. interrupted .. '}')
+      local lost = redis.call('HINCRBY', job, 'll', 1)
+      if lost >= max_lost then
+        redis.call('HSET', job, 's', 'Failed', 'e', failure, 'co', stamp, 'cl', '', 'lu', stamp, 'ac', num(number))
+        retain(prefix, job, f[4], failed_ms)
+      else
+        redis.call('HSET', job, 's', 'Queued', 'cl', '', 'lu', stamp, 'ac', num(number))
+        redis.call('ZADD', prefix .. ':queue:' .. f[2], now, id)
+        redis.call('PUBLISH', wake, f[2])
+      end
+    end
+  end
+  return expired
 end

@@ -1,36 +1,60 @@
--- Stores a job, or finds the one a repeated request already made.
+-- Stores a job, or finds the one a repeated request made (the rule of
+-- store/repeat.rs).
 -- KEYS: 1 job hash, 2 ready queue of the name, 3 idempotency key (or the job hash when none)
 -- ARGV: 1 id, 2 name, 3 max retries, 4 input JSON, 5 fingerprint ('' = none),
 --       6 idempotency key ('' = none), 7 prefix, 8 wake channel
--- Returns {0, id, created_at} for a new job, {1, id} for the same request,
--- {2, id} for a key used by another request.
-local function match(job_key, id)
-  local fp = redis.call('HGET', job_key, 'fp')
-  if fp and fp ~= '' and fp == ARGV[5] then
-    return {1, id, ''}
-  end
-  return {2, id, ''}
-end
+-- Returns {0, id, created_at} for a new job, {1, id, ''} for a repeat,
+-- {2, id, ''} for a key or id used by another request.
+local id, fingerprint, key, prefix = ARGV[1], ARGV[5], ARGV[6], ARGV[7]
+local id_exists = redis.call('EXISTS', KEYS[1]) == 1
 
-if ARGV[6] ~= '' then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then
-    local existing_key = ARGV[7] .. ':job:' .. existing
-    if redis.call('EXISTS', existing_key) == 1 then
-      return match(existing_key, existing)
+if key ~= '' then
+  local keyed = redis.call('GET', KEYS[3])
+  if keyed then
+    local keyed_job = prefix .. ':job:' .. keyed
+    if redis.call('EXISTS', keyed_job) == 1 then
+      if id_exists and keyed ~= id then
+        return {2, keyed, ''}
+      end
+      local fp = redis.call('HGET', keyed_job, 'fp')
+      if fp and fp ~= '' and fp == fingerprint then
+        return {1, keyed, ''}
+      end
+      return {2, keyed, ''}
     end
     redis.call('DEL', KEYS[3])
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return match(KEYS[1], ARGV[1])
+
+if id_exists then
+  local fp = redis.call('HGET', KEYS[1], 'fp') or ''
+  if fp ~= fingerprint then
+    return {2, id, ''}
+  end
+  -- The same request (or a create repeated after a lost reply): record the
+  -- key it names, with the job's retention if it has one.
+  if key ~= '' then
+    redis.call('SET', KEYS[3], id)
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then
+      redis.call('PEXPIRE', KEYS[3], ttl)
+    end
+    local keys = redis.call('HGET', KEYS[1], 'k') or ''
+    if keys == '' then
+      redis.call('HSET', KEYS[1], 'k', key)
+    else
+      redis.call('HSET', KEYS[1], 'k', keys .. '\n' .. key)
+    end
+  end
+  return {1, id, ''}
 end
+
 local now = num(now_us())
 redis.call('HSET', KEYS[1], 'n', ARGV[2], 's', 'Queued', 'rc', '0', 'mr', ARGV[3], 'ca', now, 'lu', now,
-  'in', ARGV[4], 'fp', ARGV[5], 'k', ARGV[6], 't', '0')
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-if ARGV[6] ~= '' then
-  redis.call('SET', KEYS[3], ARGV[1])
+  'in', ARGV[4], 'fp', fingerprint, 'k', key, 't', '0', 'ac', '0')
+redis.call('ZADD', KEYS[2], now, id)
+if key ~= '' then
+  redis.call('SET', KEYS[3], id)
 end
 redis.call('PUBLISH', ARGV[8], ARGV[2])
-return {0, ARGV[1], now}
+return {0, id, now}

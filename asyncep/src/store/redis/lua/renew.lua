@@ -1,12 +1,10 @@
 -- Extends a lease that is still the job's.
 -- KEYS: 1 job hash, 2 running set
 -- ARGV: 1 token, 2 period (us), 3 id
--- Returns the new expiry, or false when the lease was lost.
+-- Returns 1, or 0 when the lease was lost.
 local f = redis.call('HMGET', KEYS[1], 't', 's')
 if not f[1] or f[1] ~= ARGV[1] or f[2] ~= 'InProgress' then
-  return false
+  return 0
 end
-local expires = num(now_us() + tonumber(ARGV[2]))
-redis.call('HSET', KEYS[1], 'le', expires)
-redis.call('ZADD', KEYS[2], expires, ARGV[3])
-return expires
+redis.call('ZADD', KEYS[2], num(now_us() + tonumber(ARGV[2])), ARGV[3])
+return 1

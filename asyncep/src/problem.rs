@@ -1,14 +1,12 @@
-//! RFC 9457 problem details: every error asyncep answers with.
+//! RFC 9457 problem details: every error asyncep answers with. A leaf: it
+//! knows HTTP, not the runtime.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tracing::warn;
-
-use crate::store::StoreError;
 
 /// An `application/problem+json` error response (RFC 9457).
 ///
@@ -32,6 +30,8 @@ pub struct Problem {
     detail: String,
     #[serde(skip)]
     retry_after: Option<Duration>,
+    #[serde(skip)]
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 fn status_code<S: serde::Serializer>(
@@ -50,6 +50,7 @@ impl Problem {
             status,
             detail: detail.into(),
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -66,12 +67,19 @@ impl Problem {
             status,
             detail: detail.into(),
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
     /// Adds a `Retry-After` header (whole seconds, at least 1).
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
+        self
+    }
+
+    /// Adds a header to the response (`Allow` on a `405`, say).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -195,6 +203,51 @@ impl Problem {
         .retry_after(retry_after)
     }
 
+    pub(crate) fn store_outcome_unknown(retry_after: Duration, location: &str) -> Self {
+        Self::typed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-outcome-unknown",
+            "The job store did not confirm the job",
+            format!(
+                "the job store did not answer in time, so the job may or may not be stored; \
+                 `GET {location}` tells, and repeating the request with the same \
+                 `Idempotency-Key` or `X-Async-Request-Id` never creates a second job"
+            ),
+        )
+        .retry_after(retry_after)
+    }
+
+    pub(crate) fn route_not_found(path: &str) -> Self {
+        Self::typed(
+            StatusCode::NOT_FOUND,
+            "route-not-found",
+            "No such route",
+            format!("nothing answers at `{path}`"),
+        )
+    }
+
+    pub(crate) fn method_not_allowed(method: &str, allow: &str) -> Self {
+        let problem = Self::typed(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("`{method}` is not allowed here; allowed: {allow}"),
+        );
+        match HeaderValue::try_from(allow) {
+            Ok(value) => problem.with_header(header::ALLOW, value),
+            Err(_) => problem,
+        }
+    }
+
+    pub(crate) fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "invalid-path",
+            "The request path could not be read",
+            detail,
+        )
+    }
+
     pub(crate) fn internal(detail: impl Into<String>) -> Self {
         Self::typed(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -214,6 +267,9 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
         if let Some(after) = self.retry_after {
             headers.insert(
                 header::RETRY_AFTER,
@@ -221,27 +277,6 @@ impl IntoResponse for Problem {
             );
         }
         response
-    }
-}
-
-impl From<&StoreError> for Problem {
-    /// The problem a store error shows to clients.
-    fn from(error: &StoreError) -> Self {
-        match error {
-            StoreError::Full { retry_after } => Problem::store_full(*retry_after),
-            StoreError::Unavailable { retry_after, .. } => {
-                warn!(%error, "job store unavailable");
-                Problem::store_unavailable(*retry_after)
-            }
-            StoreError::IdempotencyConflict { existing } => Problem::idempotency_conflict(format!(
-                "the idempotency key already belongs to job {existing}, which was submitted with another endpoint, route or body; \
-             use a new key for a new request"
-            )),
-            other => {
-                warn!(error = %other, "job store error");
-                Problem::internal("the job store failed")
-            }
-        }
     }
 }
 

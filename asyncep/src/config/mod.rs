@@ -1,0 +1,8 @@
+//! Configuration that is not code: the `ASYNCEP_*` environment variables,
+//! and [`ConfigError`], the one error of a runtime that cannot be built.
+
+mod env;
+mod error;
+
+pub(crate) use env::{Overrides, StoreUrl, StoreVars};
+pub use error::ConfigError;

@@ -1,0 +1,381 @@
+//! The runtime builder: which store, how many workers, what defaults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::{Inner, Runtime};
+use crate::config::{ConfigError, Overrides, StoreUrl, StoreVars};
+use crate::context::States;
+use crate::http::{self, Api, ApiSettings};
+use crate::registry::Registry;
+use crate::store::{self, DEFAULT_MEMORY_CAPACITY, JobStore, MemoryStore, Retention};
+use crate::worker::{WorkerContext, WorkerSettings, Workers};
+
+/// Builds a [`Runtime`]: which store, how many workers, what defaults.
+///
+/// ```standalone_crate
+/// use std::time::Duration;
+/// use asyncep::{store::MemoryStore, Runtime};
+/// # #[asyncep::async_endpoint(job = "doc-builder", post = "/doc-builder")]
+/// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+///
+/// let runtime = Runtime::builder()
+///     .store(MemoryStore::with_capacity(100_000))
+///     .workers(8)
+///     .default_retries(5)
+///     .shutdown_grace(Duration::from_secs(10))
+///     .redact_header("x-session-token")
+///     .build()
+///     .expect("a valid configuration");
+/// assert_eq!(runtime.job_names(), ["doc-builder"]);
+/// ```
+///
+/// Every setting has an environment variable, read by
+/// [`with_env`](Self::with_env) (and by [`asyncep::mount`](crate::mount)),
+/// so operators can tune a deployment without a code change.
+#[must_use]
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    api: ApiSettings,
+    worker: WorkerSettings,
+    store: Option<Arc<dyn JobStore>>,
+    store_vars: StoreVars,
+    states: States,
+}
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeBuilder")
+            .field("api", &self.api)
+            .field("worker", &self.worker)
+            .field("store_chosen_in_code", &self.store.is_some())
+            .field("store_vars", &self.store_vars)
+            .field("states", &self.states)
+            .finish()
+    }
+}
+
+impl RuntimeBuilder {
+    /// The store jobs live in (default: a [`MemoryStore`], or the store
+    /// `ASYNCEP_STORE_URL` names). The environment may tune the store it
+    /// builds, never replace the one chosen here.
+    pub fn store(self, store: impl JobStore) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// A store already shared with other code.
+    pub fn shared_store(mut self, store: Arc<dyn JobStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How many jobs run at once in this process (default: the number of
+    /// cores). `0` makes an API-only process that never runs jobs: it needs
+    /// a store shared with worker processes.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.worker.workers = workers;
+        self
+    }
+
+    /// Retries for endpoints that set no `retries` (default 3).
+    pub fn default_retries(mut self, retries: u32) -> Self {
+        self.api.default_retries = retries;
+        self
+    }
+
+    /// Per-attempt timeout for endpoints that set no `timeout` (default 30
+    /// minutes).
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.worker.timeout = timeout;
+        self
+    }
+
+    /// Backoff base for endpoints that set no `backoff` (default 2 s): the
+    /// n-th retry waits about `base * 2^n`, with jitter.
+    pub fn default_backoff(mut self, backoff: Duration) -> Self {
+        self.worker.backoff = backoff;
+        self
+    }
+
+    /// The longest backoff between two attempts (default 1 hour).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.worker.max_backoff = max;
+        self
+    }
+
+    /// How long a claim holds a job without a heartbeat (default 30 s). A
+    /// worker that dies gives its jobs back after at most this long.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.worker.lease = lease.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Where the job status route lives (default `/jobs`: `GET /jobs/{id}`).
+    pub fn job_route_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.api.job_prefix = prefix.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Adds a header that is never stored with a job.
+    pub fn redact_header(mut self, name: impl AsRef<str>) -> Self {
+        let name = name.as_ref().to_ascii_lowercase();
+        if !self.api.redacted_headers.contains(&name) {
+            self.api.redacted_headers.push(name);
+        }
+        self
+    }
+
+    /// Replaces the list of headers never stored with a job (default:
+    /// [`DEFAULT_REDACTED_HEADERS`]).
+    pub fn redacted_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.api.redacted_headers = names
+            .into_iter()
+            .map(|name| name.as_ref().to_ascii_lowercase())
+            .collect();
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default 2 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.api.body_limit = bytes;
+        self
+    }
+
+    /// How long running jobs may go on after a shutdown begins (default
+    /// 30 s); then they are interrupted and handed back to the queue.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.worker.shutdown_grace = grace;
+        self
+    }
+
+    /// Adds application state, given to handlers that take [`State<S>`](crate::State).
+    pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
+        self.states.insert(state);
+        self
+    }
+
+    /// Applies the `ASYNCEP_*` environment variables:
+    ///
+    /// | variable | meaning | example |
+    /// |---|---|---|
+    /// | `ASYNCEP_WORKERS` | jobs run at once; `0` = API only | `8` |
+    /// | `ASYNCEP_SHUTDOWN_GRACE` | grace for running jobs at shutdown | `30s` |
+    /// | `ASYNCEP_LEASE` | lease of a claimed job | `30s` |
+    /// | `ASYNCEP_BODY_LIMIT` | largest body, in bytes | `2097152` |
+    /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-token,x-secret` |
+    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), or `redis://...` / `rediss://...` (feature `redis`) | `redis://10.0.0.5:6379/0` |
+    /// | `ASYNCEP_MEMORY_CAPACITY` | jobs the memory store holds | `1000000` |
+    /// | `ASYNCEP_REDIS_PREFIX` | the Redis key prefix | `{asyncep}` |
+    /// | `ASYNCEP_KEEP_COMPLETED` | how long completed jobs are kept | `24h` |
+    /// | `ASYNCEP_KEEP_FAILED` | how long failed jobs are kept | `7d` |
+    ///
+    /// The store variables choose and tune the store asyncep builds; when
+    /// the code chose the store with [`store`](Self::store),
+    /// `ASYNCEP_STORE_URL` is an error at [`build`](Self::build) and the
+    /// tuning variables are ignored with a warning. Nothing connects here:
+    /// [`Runtime::start`] checks that the store answers.
+    pub fn with_env(self) -> Result<Self, ConfigError> {
+        self.with_vars(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn with_vars(
+        mut self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let overrides = Overrides::read(var)?;
+        if let Some(workers) = overrides.workers {
+            self.worker.workers = workers;
+        }
+        if let Some(grace) = overrides.shutdown_grace {
+            self.worker.shutdown_grace = grace;
+        }
+        if let Some(lease) = overrides.lease {
+            self = self.lease(lease);
+        }
+        if let Some(limit) = overrides.body_limit {
+            self.api.body_limit = limit;
+        }
+        for name in overrides.redact_headers {
+            self = self.redact_header(name);
+        }
+        self.store_vars = overrides.store;
+        Ok(self)
+    }
+
+    /// Checks the endpoints, the routes, the states and the store, and
+    /// builds the runtime. Nothing connects yet, and nothing starts: see
+    /// [`Runtime::start`] and [`Runtime::mount`].
+    pub fn build(self) -> Result<Runtime, ConfigError> {
+        let (store, store_setting) = self.resolve_store()?;
+        if self.worker.workers == 0 && !store.is_shared() {
+            return Err(ConfigError::NoWorkerCanRun {
+                why: "the runtime has no workers (`workers(0)` or `ASYNCEP_WORKERS=0`)",
+            });
+        }
+        let registry = Arc::new(Registry::collect(&self.api.job_prefix)?);
+        for endpoint in registry.iter() {
+            if let Some(requirement) = (endpoint.state)() {
+                if !self.states.contains(requirement.type_id) {
+                    return Err(ConfigError::MissingState {
+                        endpoint: endpoint.location(),
+                        type_name: requirement.type_name,
+                    });
+                }
+            }
+        }
+        let routes = http::routes(Arc::new(Api {
+            store: store.clone(),
+            registry: registry.clone(),
+            states: self.states.clone(),
+            settings: self.api,
+        }))?;
+        let workers = Workers::new(WorkerContext {
+            store: store.clone(),
+            registry: registry.clone(),
+            states: self.states,
+            settings: self.worker,
+        });
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                store,
+                store_setting,
+                registry,
+                routes,
+                workers,
+            }),
+        })
+    }
+
+    /// The store chosen in code, or the one the environment names.
+    fn resolve_store(&self) -> Result<(Arc<dyn JobStore>, &'static str), ConfigError> {
+        let vars = &self.store_vars;
+        if let Some(store) = &self.store {
+            if vars.url.is_some() {
+                return Err(ConfigError::StoreChosenInCode {
+                    var: "ASYNCEP_STORE_URL",
+                });
+            }
+            if vars.tunes() {
+                warn!(
+                    "ASYNCEP_MEMORY_CAPACITY, ASYNCEP_KEEP_* and ASYNCEP_REDIS_PREFIX tune the store \
+                     asyncep builds from the environment; the code chose its own, so they are ignored"
+                );
+            }
+            return Ok((store.clone(), "the store chosen in code"));
+        }
+        let retention = vars.retention(Retention::default());
+        let store: Arc<dyn JobStore> = match &vars.url {
+            None | Some(StoreUrl::Memory) => Arc::new(
+                MemoryStore::with_capacity(vars.memory_capacity.unwrap_or(DEFAULT_MEMORY_CAPACITY))
+                    .retention(retention),
+            ),
+            Some(StoreUrl::Redis(url)) => {
+                store::redis_from_env(url, vars.redis_prefix.as_deref(), retention).map_err(
+                    |reason| ConfigError::Store {
+                        setting: "ASYNCEP_STORE_URL",
+                        reason,
+                    },
+                )?
+            }
+        };
+        Ok((store, "ASYNCEP_STORE_URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn environment_settings_reach_the_builder() {
+        let builder = RuntimeBuilder::default()
+            .with_vars(env(&[
+                ("ASYNCEP_WORKERS", "3"),
+                ("ASYNCEP_LEASE", "5s"),
+                ("ASYNCEP_REDACT_HEADERS", "X-Token"),
+            ]))
+            .unwrap();
+        assert_eq!(builder.worker.workers, 3);
+        assert_eq!(builder.worker.lease, Duration::from_secs(5));
+        assert!(builder.api.redacted_headers.contains(&"x-token".to_owned()));
+        assert!(
+            builder
+                .api
+                .redacted_headers
+                .contains(&"authorization".to_owned())
+        );
+    }
+
+    /// Before: a retention or capacity variable made `with_env` replace the
+    /// store chosen in code with a new memory store.
+    #[test]
+    fn the_environment_tunes_but_never_replaces_a_store_chosen_in_code() {
+        let chosen: Arc<dyn JobStore> = Arc::new(MemoryStore::with_capacity(7));
+        let builder = RuntimeBuilder::default()
+            .shared_store(chosen.clone())
+            .with_vars(env(&[
+                ("ASYNCEP_KEEP_COMPLETED", "1h"),
+                ("ASYNCEP_MEMORY_CAPACITY", "9"),
+            ]))
+            .unwrap();
+        let (store, _) = builder.resolve_store().unwrap();
+        assert!(Arc::ptr_eq(&store, &chosen), "the chosen store is kept");
+        let builder = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "memory")]))
+            .unwrap()
+            .shared_store(chosen);
+        let error = builder.resolve_store().map(drop).unwrap_err();
+        assert!(
+            matches!(error, ConfigError::StoreChosenInCode { .. }),
+            "{error}"
+        );
+    }
+
+    #[cfg(not(feature = "redis"))]
+    #[test]
+    fn a_redis_url_without_the_feature_says_what_to_enable() {
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "redis://127.0.0.1:6379")]))
+            .unwrap()
+            .resolve_store()
+            .map(drop)
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("enable the `redis` feature"),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_bad_redis_url_names_the_variable_and_masks_the_password() {
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "redis://:pw@host:notaport")]))
+            .unwrap()
+            .resolve_store()
+            .map(drop)
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("ASYNCEP_STORE_URL: "), "{message}");
+        assert!(!message.contains("pw@"), "{message}");
+    }
+}

@@ -1,0 +1,163 @@
+//! The runtime: a store, the registered endpoints, the HTTP routes and the
+//! workers that run them. It builds the narrow handles the HTTP layer and
+//! the workers get; neither reaches back into it.
+
+mod builder;
+
+use std::sync::Arc;
+
+use axum::Router;
+use tracing::error;
+
+pub use builder::RuntimeBuilder;
+
+use crate::config::ConfigError;
+use crate::registry::Registry;
+use crate::store::JobStore;
+use crate::worker::Workers;
+
+/// An asyncep runtime: the endpoints of this binary, a store and workers.
+///
+/// [`asyncep::mount`](crate::mount) uses a default runtime configured from
+/// the environment; build one yourself with [`Runtime::builder`] to choose
+/// the store, add state, or split API and worker processes:
+///
+/// ```no_run,standalone_crate
+/// # #[asyncep::async_endpoint(job = "doc-runtime", post = "/doc-runtime")]
+/// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use asyncep::Runtime;
+///
+/// // An API process: routes only, jobs run elsewhere (a shared store is
+/// // needed: ASYNCEP_STORE_URL=redis://...).
+/// let api = Runtime::builder().with_env()?.workers(0).build()?;
+/// let app = api.api(axum::Router::new())?;
+///
+/// // A worker process: no routes, runs jobs until shut down.
+/// let workers = Runtime::builder().with_env()?.workers(8).build()?;
+/// tokio::spawn({
+///     let workers = workers.clone();
+///     async move {
+///         tokio::signal::ctrl_c().await.ok();
+///         workers.shutdown().await;
+///     }
+/// });
+/// workers.run_workers().await?;
+/// # drop(app); Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn JobStore>,
+    /// What chose the store, for messages (`ASYNCEP_STORE_URL`, say).
+    store_setting: &'static str,
+    registry: Arc<Registry>,
+    routes: Router,
+    workers: Workers,
+}
+
+impl Runtime {
+    /// A builder with the defaults: memory store, one worker per core.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Connects the store, checks its settings, and starts the workers (if
+    /// the runtime has any): call it at start-up to fail there, rather than
+    /// on the first request, when the store cannot be used.
+    pub async fn start(&self) -> Result<(), ConfigError> {
+        self.inner
+            .store
+            .start()
+            .await
+            .map_err(|error| ConfigError::Store {
+                setting: self.inner.store_setting,
+                reason: error.to_string(),
+            })?;
+        self.inner.workers.start();
+        Ok(())
+    }
+
+    /// Adds every endpoint's submit route and the job routes to `router`,
+    /// and starts the workers.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the workers are Tokio tasks): call it in
+    /// `#[tokio::main]`, or use [`api`](Self::api) for routes alone.
+    pub fn mount(&self, router: Router) -> Router {
+        assert!(
+            tokio::runtime::Handle::try_current().is_ok(),
+            "asyncep: `mount` starts the workers, so it must be called inside a Tokio runtime \
+             (in `#[tokio::main]`, say); use `Runtime::api` for the routes alone"
+        );
+        self.start_workers();
+        router.merge(self.inner.routes.clone())
+    }
+
+    /// Adds the routes only: this process accepts jobs and shows them, and
+    /// never runs one. Fails when the store keeps its jobs in this process,
+    /// where no worker of another process could run them.
+    pub fn api(&self, router: Router) -> Result<Router, ConfigError> {
+        if !self.inner.store.is_shared() {
+            return Err(ConfigError::NoWorkerCanRun {
+                why: "`Runtime::api` serves jobs that this process never runs",
+            });
+        }
+        Ok(router.merge(self.inner.routes.clone()))
+    }
+
+    /// Starts the workers in the background (inside a Tokio runtime), and
+    /// the store's listeners: an error of the store is logged, and the
+    /// workers keep trying to reach it. Calling it again does nothing.
+    pub fn start_workers(&self) {
+        let store = self.inner.store.clone();
+        let setting = self.inner.store_setting;
+        tokio::spawn(async move {
+            if let Err(error) = store.start().await {
+                error!(%error, setting, "the job store could not be started; workers will keep trying");
+            }
+        });
+        self.inner.workers.start();
+    }
+
+    /// Starts the store and the workers, and runs until
+    /// [`shutdown`](Self::shutdown) completes: the body of a worker-only
+    /// process.
+    pub async fn run_workers(&self) -> Result<(), ConfigError> {
+        self.start().await?;
+        self.inner.workers.wait_for_shutdown().await;
+        Ok(())
+    }
+
+    /// Stops claiming, lets running jobs finish within the shutdown grace,
+    /// then interrupts the rest and hands them back to the queue; then stops
+    /// the store's listeners. Returns when every worker has stopped.
+    pub async fn shutdown(&self) {
+        self.inner.workers.shutdown().await;
+        self.inner.store.shutdown().await;
+    }
+
+    /// The store this runtime uses.
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.inner.store
+    }
+
+    /// How many worker loops run now: the configured number once started,
+    /// unless one is being restarted after a panic.
+    pub fn live_workers(&self) -> usize {
+        self.inner.workers.live()
+    }
+
+    /// The job names this runtime runs, sorted.
+    pub fn job_names(&self) -> Vec<&'static str> {
+        self.inner
+            .registry
+            .iter()
+            .map(|endpoint| endpoint.job)
+            .collect()
+    }
+}

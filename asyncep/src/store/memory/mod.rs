@@ -1,0 +1,339 @@
+//! The in-memory store: the default, for one process and no set-up.
+
+mod clock;
+mod state;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+use self::clock::Clock;
+use self::state::{Admission, State};
+use super::{
+    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
+    Retention, StoreError,
+};
+use crate::job::{Event, Job, JobId, Refusal, Timestamp};
+
+/// A [`JobStore`] in this process's memory.
+///
+/// It is the default store: nothing to set up, and a job is picked up within
+/// microseconds of its submission. Its jobs live as long as the process, so
+/// it suits one process that runs both the API and the workers; an API-only
+/// process needs a shared store (Redis), and the runtime refuses to build
+/// one on this store.
+///
+/// It holds at most `capacity` jobs, finished ones included until their
+/// retention ends: a finished job is never dropped early, because a client
+/// that repeats its request with the same idempotency key must find it.
+/// When full, `create` answers [`StoreError::Full`] (HTTP `503` with
+/// `Retry-After`).
+///
+/// Leases, retries and retention run on a monotonic clock, so a step of
+/// the wall clock never expires a lease or a job early.
+///
+/// ```
+/// use asyncep::store::MemoryStore;
+///
+/// let store = MemoryStore::with_capacity(10_000);
+/// assert_eq!(store.capacity(), 10_000);
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    work: Notify,
+    clock: Clock,
+    capacity: usize,
+    retention: Retention,
+}
+
+/// The default capacity: one million jobs.
+pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
+
+/// The `Retry-After` of a full store.
+const FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryStore {
+    /// A store of the default capacity (one million jobs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store that holds at most `capacity` jobs.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            state: Mutex::default(),
+            work: Notify::new(),
+            clock: Clock::new(),
+            capacity: capacity.max(1),
+            retention: Retention::default(),
+        }
+    }
+
+    /// Sets how long finished jobs are kept.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The most jobs it holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many jobs it holds now.
+    pub fn len(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
+    /// Whether it holds no job.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No user code runs under the lock and nothing in it panics, so a
+        // poisoned lock still guards consistent state.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Applies an event to a leased job.
+    fn apply(&self, lease: &Lease, event: Event) -> Result<bool, StoreError> {
+        let (now, mono) = (Timestamp::now(), self.clock.now());
+        self.lock()
+            .apply(lease.job_id, event, now, mono, self.retention)
+            .map_err(|refusal| match refusal {
+                Refusal::LeaseLost | Refusal::Invalid(_) => {
+                    StoreError::LeaseLost { id: lease.job_id }
+                }
+            })
+    }
+}
+
+#[async_trait]
+impl JobStore for MemoryStore {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    async fn create(&self, new: NewJob) -> Result<Created, StoreError> {
+        let (now, mono) = (Timestamp::now(), self.clock.now());
+        let admission = self.lock().create(new, now, mono, self.capacity);
+        match admission {
+            Admission::New(job) => {
+                self.work.notify_one();
+                Ok(Created::New(job))
+            }
+            Admission::Existing(job) => Ok(Created::Existing(job)),
+            Admission::Conflict(existing) => Err(StoreError::IdempotencyConflict { existing }),
+            Admission::Full => Err(StoreError::Full {
+                retry_after: FULL_RETRY_AFTER,
+            }),
+        }
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let mut state = self.lock();
+        state.purge(self.clock.now());
+        Ok(state.jobs.get(&id).map(|record| record.job(id)))
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+        let (now, mono) = (Timestamp::now(), self.clock.now());
+        let mut state = self.lock();
+        if let Some(jobs) = state.reclaim(request.id, mono) {
+            return Ok(Claimed {
+                jobs,
+                next_due: None,
+            });
+        }
+        let (jobs, next_due, recovered) = state.claim(request, now, mono, self.retention);
+        drop(state);
+        if recovered > 0 {
+            // Jobs of dead workers are runnable again: let idle workers look.
+            self.work.notify_waiters();
+        }
+        Ok(Claimed { jobs, next_due })
+    }
+
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+        let deadline = self.clock.now() + period;
+        if self.lock().renew(lease, deadline) {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost { id: lease.job_id })
+        }
+    }
+
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
+        let next = outcome.next;
+        let event = Event::Finish {
+            token: lease.token,
+            attempt: outcome.attempt,
+            next,
+        };
+        if self.apply(lease, event)?
+            && matches!(
+                next,
+                crate::job::Next::Retry { .. } | crate::job::Next::Requeue
+            )
+        {
+            self.work.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
+        let (now, mono) = (Timestamp::now(), self.clock.now());
+        let mut state = self.lock();
+        let recovered = state.recover(now, mono, self.retention, None);
+        let purged = state.purge(mono);
+        drop(state);
+        if !recovered.is_empty() {
+            self.work.notify_waiters();
+        }
+        Ok(Maintenance { recovered, purged })
+    }
+
+    async fn wait_for_work(&self, _names: &JobNames, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Attempt, AttemptStatus, Fingerprint, JobInput, JobStatus, Next};
+    use crate::store::{ClaimId, Idempotency};
+
+    fn job(key: Option<&str>) -> NewJob {
+        NewJob {
+            id: JobId::new(),
+            name: "memory-test".into(),
+            max_retries: 0,
+            input: JobInput::default(),
+            idempotency: key.map(|key| Idempotency {
+                key: Some(key.to_owned()),
+                fingerprint: Fingerprint([1; 16]),
+            }),
+        }
+    }
+
+    async fn run_to_end(store: &MemoryStore, next: Next) -> JobId {
+        let request = ClaimRequest {
+            names: JobNames::new(["memory-test".into()]),
+            lease: Duration::from_secs(30),
+            limit: 1,
+            id: ClaimId::new(),
+        };
+        let claimed = store.claim(&request).await.unwrap().jobs.pop().unwrap();
+        let now = Timestamp::now();
+        let attempt = Attempt {
+            attempt: 1,
+            status: AttemptStatus::Succeeded,
+            started_at: now,
+            finished_at: now,
+            result: None,
+            error: None,
+        };
+        store
+            .finish(&claimed.lease, Outcome { attempt, next })
+            .await
+            .unwrap();
+        claimed.id
+    }
+
+    #[test]
+    fn a_queued_job_is_small() {
+        let size = size_of::<state::Record>();
+        assert!(size <= 160, "{size} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_store_full_of_live_jobs_refuses_more() {
+        let store = MemoryStore::with_capacity(2);
+        store.create(job(None)).await.unwrap();
+        store.create(job(None)).await.unwrap();
+        assert!(matches!(
+            store.create(job(None)).await,
+            Err(StoreError::Full { .. })
+        ));
+        assert_eq!(store.len(), 2);
+    }
+
+    /// Before: a full store evicted the oldest finished job and freed its
+    /// key, so the client's retry with that key ran the job again.
+    #[tokio::test]
+    async fn a_full_store_never_drops_a_retained_job_or_its_key() {
+        let store = MemoryStore::with_capacity(2);
+        let first = store.create(job(Some("k1"))).await.unwrap().job().id;
+        store.create(job(None)).await.unwrap();
+        assert_eq!(run_to_end(&store, Next::Complete).await, first);
+        assert!(matches!(
+            store.create(job(None)).await,
+            Err(StoreError::Full { .. })
+        ));
+        assert!(store.get(first).await.unwrap().is_some(), "still retained");
+        match store.create(job(Some("k1"))).await.unwrap() {
+            Created::Existing(existing) => assert_eq!(existing.id, first),
+            Created::New(_) => panic!("the key ran its job a second time"),
+        }
+    }
+
+    /// Before: a repeat was matched before expired jobs were dropped, so it
+    /// answered with a job whose `Location` was already `404`.
+    #[tokio::test]
+    async fn finished_jobs_expire_after_their_retention_with_their_keys() {
+        let store = MemoryStore::new().retention(Retention {
+            completed: Duration::from_millis(50),
+            failed: Duration::from_secs(3600),
+        });
+        store.create(job(Some("done"))).await.unwrap();
+        let completed = run_to_end(&store, Next::Complete).await;
+        store.create(job(None)).await.unwrap();
+        let failed = run_to_end(&store, Next::Fail).await;
+        assert_eq!(
+            store.get(completed).await.unwrap().unwrap().status,
+            JobStatus::Completed
+        );
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let again = store.create(job(Some("done"))).await.unwrap();
+        assert!(
+            matches!(again, Created::New(ref job) if job.id != completed),
+            "an expired job's key is free, and never finds the expired job"
+        );
+        assert!(store.get(completed).await.unwrap().is_none(), "expired");
+        assert_eq!(
+            store.get(failed).await.unwrap().unwrap().status,
+            JobStatus::Failed
+        );
+    }
+
+    /// Before: a key on a job without a fingerprint was never removed, and
+    /// the next request with it panicked on the missing record.
+    #[tokio::test]
+    async fn keys_leave_with_their_job() {
+        let store = MemoryStore::new().retention(Retention {
+            completed: Duration::from_millis(1),
+            failed: Duration::from_millis(1),
+        });
+        store.create(job(Some("k"))).await.unwrap();
+        run_to_end(&store, Next::Complete).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(store.maintain().await.unwrap().purged, 1);
+        assert!(matches!(
+            store.create(job(Some("k"))).await.unwrap(),
+            Created::New(_)
+        ));
+    }
+}

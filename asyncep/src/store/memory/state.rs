@@ -1,0 +1,386 @@
+//! What the memory store holds behind its lock: the records and the indexes
+//! that order them. Every change of a job goes through
+//! [`Lifecycle::apply`]; this module only moves the job between indexes.
+
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::clock::Mono;
+use crate::job::{
+    Applied, Attempt, End, ErrorInfo, Event, Fingerprint, Job, JobId, JobInput, Lifecycle,
+    Placement, RawJson, Timestamp,
+};
+use crate::store::repeat::{self, Decision, Found};
+use crate::store::{ClaimId, ClaimedJob, Lease, NewJob, Retention};
+
+/// foldhash (randomly seeded per process): much cheaper than SipHash on the
+/// submit path, and client-chosen ids cannot aim at its collisions.
+type Hasher = foldhash::fast::RandomState;
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) jobs: HashMap<JobId, Record, Hasher>,
+    keys: HashMap<String, JobId, Hasher>,
+    /// Runnable jobs per name, each with the sequence number that orders
+    /// jobs across names.
+    ready: HashMap<Cow<'static, str>, VecDeque<(u64, JobId)>, Hasher>,
+    /// Jobs waiting for a retry, earliest first.
+    scheduled: BinaryHeap<Reverse<(Mono, u64, JobId)>>,
+    /// Leased jobs: when the lease ends, and the claim that took it.
+    running: HashMap<JobId, Running, Hasher>,
+    /// No lease ends before this (a lower bound, so a claim looks for
+    /// expired leases only when one may have expired).
+    earliest_expiry: Option<Mono>,
+    /// The jobs each live claim took, for a claim repeated after a lost reply.
+    claims: HashMap<ClaimId, Vec<JobId>, Hasher>,
+    /// Finished jobs by the end of their retention.
+    completed: VecDeque<(Mono, JobId)>,
+    failed: VecDeque<(Mono, JobId)>,
+    sequence: u64,
+    tokens: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Running {
+    deadline: Mono,
+    claim: ClaimId,
+}
+
+/// A job as this store keeps it. What only some jobs have (a run history,
+/// idempotency keys) is boxed, and the wire [`Job`] is built only when asked
+/// for.
+#[derive(Debug)]
+pub(super) struct Record {
+    name: Cow<'static, str>,
+    life: Lifecycle,
+    input: Arc<JobInput>,
+    history: Option<Box<History>>,
+    idempotency: Option<Box<Keys>>,
+}
+
+#[derive(Debug, Default)]
+struct History {
+    result: Option<RawJson>,
+    error: Option<ErrorInfo>,
+    attempts: Vec<Attempt>,
+}
+
+#[derive(Debug)]
+struct Keys {
+    fingerprint: Fingerprint,
+    keys: Vec<String>,
+}
+
+impl Record {
+    pub(super) fn job(&self, id: JobId) -> Job {
+        let history = self.history.as_deref();
+        let life = &self.life;
+        Job {
+            id,
+            name: self.name.clone(),
+            status: life.status,
+            retry_count: life.retry_count,
+            max_retries: life.max_retries,
+            created_at: life.created_at,
+            started_at: life.started_at,
+            completed_at: life.completed_at,
+            last_updated_at: life.last_updated_at,
+            next_attempt_at: life.next_attempt_at,
+            result: history.and_then(|h| h.result.clone()),
+            error: history.and_then(|h| h.error.clone()),
+            attempts: history.map(|h| h.attempts.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        self.idempotency.as_ref().map(|i| i.fingerprint)
+    }
+
+    fn claimed(&self, id: JobId, ttl: Duration) -> ClaimedJob {
+        ClaimedJob {
+            id,
+            name: self.name.clone(),
+            attempt: self.life.next_attempt(),
+            retry_count: self.life.retry_count,
+            max_retries: self.life.max_retries,
+            input: self.input.clone(),
+            lease: Lease {
+                job_id: id,
+                token: self.life.token,
+                ttl,
+            },
+        }
+    }
+}
+
+/// The answer of [`State::create`].
+pub(super) enum Admission {
+    New(Job),
+    Existing(Job),
+    Conflict(JobId),
+    Full,
+}
+
+impl State {
+    fn next_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    fn enqueue(&mut self, name: Cow<'static, str>, id: JobId) {
+        let sequence = self.next_sequence();
+        self.ready
+            .entry(name)
+            .or_default()
+            .push_back((sequence, id));
+    }
+
+    /// Stores `new`, or finds the job it repeats. Expired jobs are dropped
+    /// first, so a repeat never finds a job that already reads as `404`.
+    pub(super) fn create(
+        &mut self,
+        new: NewJob,
+        now: Timestamp,
+        mono: Mono,
+        capacity: usize,
+    ) -> Admission {
+        self.purge(mono);
+        let fingerprint = new.idempotency.as_ref().map(|i| i.fingerprint);
+        let key = new.idempotency.as_ref().and_then(|i| i.key.as_deref());
+        let found = Found {
+            by_key: key
+                .and_then(|key| self.keys.get(key))
+                .map(|id| (*id, self.jobs[id].fingerprint())),
+            by_id: self.jobs.get(&new.id).map(Record::fingerprint),
+        };
+        match repeat::decide(new.id, fingerprint, found) {
+            Decision::Conflict { job } => Admission::Conflict(job),
+            Decision::Existing { job, record_key } => {
+                if let (true, Some(key)) = (record_key, key) {
+                    self.keys.insert(key.to_owned(), job);
+                    if let Some(keys) = self.jobs.get_mut(&job).and_then(|r| r.idempotency.as_mut())
+                    {
+                        keys.keys.push(key.to_owned());
+                    }
+                }
+                Admission::Existing(self.jobs[&job].job(job))
+            }
+            Decision::Create if self.jobs.len() >= capacity => Admission::Full,
+            Decision::Create => {
+                let idempotency = new.idempotency.map(|i| {
+                    if let Some(key) = &i.key {
+                        self.keys.insert(key.clone(), new.id);
+                    }
+                    Box::new(Keys {
+                        fingerprint: i.fingerprint,
+                        keys: i.key.into_iter().collect(),
+                    })
+                });
+                self.enqueue(new.name.clone(), new.id);
+                let record = Record {
+                    name: new.name,
+                    life: Lifecycle::queued(new.max_retries, now),
+                    input: Arc::new(new.input),
+                    history: None,
+                    idempotency,
+                };
+                let job = record.job(new.id);
+                self.jobs.insert(new.id, record);
+                Admission::New(job)
+            }
+        }
+    }
+
+    /// Drops finished jobs whose retention has passed; returns how many.
+    pub(super) fn purge(&mut self, now: Mono) -> u64 {
+        let mut purged = 0;
+        for queue in [&mut self.completed, &mut self.failed] {
+            while let Some(&(_, id)) = queue.front().filter(|(at, _)| *at <= now) {
+                queue.pop_front();
+                if let Some(record) = self.jobs.remove(&id) {
+                    for key in record.idempotency.iter().flat_map(|i| &i.keys) {
+                        self.keys.remove(key);
+                    }
+                    purged += 1;
+                }
+            }
+        }
+        purged
+    }
+
+    /// Moves every due retry to its ready queue; returns how long until the
+    /// next one is due.
+    fn promote_due(&mut self, now: Mono) -> Option<Duration> {
+        while let Some(&Reverse((due, _, id))) = self.scheduled.peek() {
+            if due > now {
+                return Some(due.since(now));
+            }
+            self.scheduled.pop();
+            if let Some(record) = self.jobs.get(&id) {
+                let name = record.name.clone();
+                self.enqueue(name, id);
+            }
+        }
+        None
+    }
+
+    /// The id of the oldest ready job among `names`.
+    fn pop_oldest(&mut self, names: &crate::store::JobNames) -> Option<JobId> {
+        let name = names
+            .iter()
+            .filter_map(|name| Some((self.ready.get(name)?.front()?.0, name)))
+            .min()
+            .map(|(_, name)| name)?;
+        self.ready.get_mut(name)?.pop_front().map(|(_, id)| id)
+    }
+
+    /// The jobs a claim took, if it is a repeat of a live claim.
+    pub(super) fn reclaim(&self, claim: ClaimId, now: Mono) -> Option<Vec<ClaimedJob>> {
+        let ids = self.claims.get(&claim)?;
+        Some(
+            ids.iter()
+                .filter_map(|id| {
+                    let running = self.running.get(id)?;
+                    Some(self.jobs[id].claimed(*id, running.deadline.since(now)))
+                })
+                .collect(),
+        )
+    }
+
+    /// Recovers expired leases, then takes up to `limit` runnable jobs among
+    /// `names`; returns them, how long until a retry falls due when none was
+    /// runnable, and how many expired leases it recovered.
+    pub(super) fn claim(
+        &mut self,
+        request: &crate::store::ClaimRequest,
+        now: Timestamp,
+        mono: Mono,
+        retention: Retention,
+    ) -> (Vec<ClaimedJob>, Option<Duration>, usize) {
+        let recovered = self.recover(now, mono, retention, None).len();
+        let next_due = self.promote_due(mono);
+        let deadline = mono + request.lease;
+        let mut jobs = Vec::new();
+        while jobs.len() < request.limit.max(1) {
+            let Some(id) = self.pop_oldest(&request.names) else {
+                break;
+            };
+            self.tokens += 1;
+            let token = self.tokens;
+            let Some(record) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if record.life.apply(Event::Claim { token }, now).is_err() {
+                continue;
+            }
+            jobs.push(record.claimed(id, request.lease));
+            self.running.insert(
+                id,
+                Running {
+                    deadline,
+                    claim: request.id,
+                },
+            );
+        }
+        if !jobs.is_empty() {
+            self.earliest_expiry = Some(self.earliest_expiry.map_or(deadline, |e| e.min(deadline)));
+            self.claims
+                .insert(request.id, jobs.iter().map(|job| job.id).collect());
+        }
+        let next_due = if jobs.is_empty() { next_due } else { None };
+        (jobs, next_due, recovered)
+    }
+
+    /// Extends a lease; false if it is no longer the job's.
+    pub(super) fn renew(&mut self, lease: &Lease, deadline: Mono) -> bool {
+        let current = self.jobs.get(&lease.job_id).is_some_and(|record| {
+            record.life.token == lease.token
+                && record.life.status == crate::job::JobStatus::InProgress
+        });
+        match self.running.get_mut(&lease.job_id) {
+            Some(running) if current => {
+                running.deadline = deadline;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Applies `event` to the job and moves it between the indexes.
+    /// `Ok(false)`: the same finish was applied before.
+    pub(super) fn apply(
+        &mut self,
+        id: JobId,
+        event: Event,
+        now: Timestamp,
+        mono: Mono,
+        retention: Retention,
+    ) -> Result<bool, crate::job::Refusal> {
+        let record = self
+            .jobs
+            .get_mut(&id)
+            .ok_or(crate::job::Refusal::LeaseLost)?;
+        let step = match record.life.apply(event, now)? {
+            Applied::Moved(step) => step,
+            Applied::AlreadyApplied => return Ok(false),
+        };
+        let history = record.history.get_or_insert_default();
+        if let Some(attempt) = step.attempt {
+            history.attempts.push(attempt);
+        }
+        match step.end {
+            Some(End::Completed(result)) => history.result = result,
+            Some(End::Failed(error)) => history.error = Some(error),
+            None => {}
+        }
+        let status = record.life.status;
+        let name = record.name.clone();
+        if let Some(running) = self.running.remove(&id) {
+            self.claims.remove(&running.claim);
+        }
+        match step.placement {
+            Placement::Running => {}
+            Placement::Ready => self.enqueue(name, id),
+            Placement::Scheduled { after } => {
+                let sequence = self.next_sequence();
+                self.scheduled.push(Reverse((mono + after, sequence, id)));
+            }
+            Placement::Finished if status == crate::job::JobStatus::Completed => {
+                self.completed.push_back((mono + retention.completed, id));
+            }
+            Placement::Finished => self.failed.push_back((mono + retention.failed, id)),
+        }
+        Ok(true)
+    }
+
+    /// Hands back every job whose lease expired (or only `limit` of them);
+    /// returns their ids.
+    pub(super) fn recover(
+        &mut self,
+        now: Timestamp,
+        mono: Mono,
+        retention: Retention,
+        limit: Option<usize>,
+    ) -> Vec<JobId> {
+        if self.earliest_expiry.is_none_or(|earliest| earliest > mono) {
+            return Vec::new();
+        }
+        let mut expired: Vec<JobId> = self
+            .running
+            .iter()
+            .filter(|(_, running)| running.deadline <= mono)
+            .map(|(id, _)| *id)
+            .collect();
+        expired.truncate(limit.unwrap_or(usize::MAX));
+        for &id in &expired {
+            // Only running jobs have a lease, and a running job always
+            // accepts `LeaseExpired`.
+            let _ = self.apply(id, Event::LeaseExpired, now, mono, retention);
+        }
+        self.earliest_expiry = self.running.values().map(|r| r.deadline).min();
+        expired
+    }
+}
