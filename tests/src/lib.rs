@@ -2,6 +2,7 @@
 //! real HTTP on loopback, and the store conformance suite.
 
 pub mod conformance;
+pub mod faults;
 mod server;
 pub mod services;
 

@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info_span, warn};
 
-use super::lease::KeptLease;
+use super::lease::{Heartbeat, KeptLease};
 use super::retry::{Backoff, next_step};
 use super::{Signals, WorkerContext};
 use crate::endpoint::Run;
@@ -21,23 +21,26 @@ use crate::store::{ClaimedJob, Lease, Outcome, StoreError};
 /// claim that granted its lease was sent.
 pub(super) async fn run(
     context: &WorkerContext,
+    heartbeat: &Heartbeat,
     job: ClaimedJob,
     sent: Instant,
     signals: &Signals,
 ) {
     let span = info_span!("asyncep.attempt", job.id = %job.id, job.name = %job.name, attempt = job.attempt);
-    execute(context, job, sent, signals).instrument(span).await;
+    execute(context, heartbeat, job, sent, signals)
+        .instrument(span)
+        .await;
 }
 
-async fn execute(context: &WorkerContext, job: ClaimedJob, sent: Instant, signals: &Signals) {
+async fn execute(
+    context: &WorkerContext,
+    heartbeat: &Heartbeat,
+    job: ClaimedJob,
+    sent: Instant,
+    signals: &Signals,
+) {
     let cancellation = signals.stop.child_token();
-    let kept = KeptLease::keep(
-        context.store.clone(),
-        job.lease.clone(),
-        sent,
-        context.settings.lease,
-        cancellation.clone(),
-    );
+    let kept = heartbeat.keep(job.lease.clone(), sent, cancellation.clone());
     let Some(endpoint) = context.registry.get(&job.name) else {
         // Stores only hand out names this process asked for, so this means
         // a store bug; hand the job back rather than fail it.
@@ -154,7 +157,7 @@ fn interrupted(started_at: Timestamp, why: &str) -> Attempt {
 async fn finish(
     context: &WorkerContext,
     lease: &Lease,
-    kept: &KeptLease,
+    kept: &KeptLease<'_>,
     attempt: Attempt,
     next: Next,
 ) {

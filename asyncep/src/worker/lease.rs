@@ -1,8 +1,12 @@
-//! A lease kept alive by a heartbeat task of its own, so a handler that
-//! blocks its thread cannot starve it, and kept until the attempt's outcome
-//! is recorded, not only while the handler runs.
+//! Leases kept alive by one heartbeat task per worker: a task of its own, so
+//! a handler that blocks its thread cannot starve it, and kept until the
+//! attempt's outcome is recorded, not only while the handler runs.
+//!
+//! The task lives as long as its worker and looks at the worker's current
+//! lease on a beat, so a job costs no task spawn and no wake-up: a job that
+//! ends before its first renewal is never seen by the heartbeat at all.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -12,42 +16,74 @@ use tracing::{Instrument, warn};
 
 use crate::store::{JobStore, Lease, StoreError};
 
-/// A lease under upkeep. Dropping it stops the heartbeat.
+/// The heartbeat of one worker.
 #[derive(Debug)]
-pub(super) struct KeptLease {
-    lost: CancellationToken,
-    heartbeat: JoinHandle<()>,
+pub(super) struct Heartbeat {
+    current: Arc<Mutex<Option<Current>>>,
+    task: JoinHandle<()>,
 }
 
-impl KeptLease {
-    /// Starts renewing `lease`, granted by a request sent at `sent`, every
-    /// third of `period`. When the lease is lost, `handler` fires too, from
-    /// the heartbeat's own task, so even a handler that blocks its thread
-    /// can see it.
-    pub(super) fn keep(
-        store: Arc<dyn JobStore>,
-        lease: Lease,
-        sent: Instant,
-        period: Duration,
-        handler: CancellationToken,
-    ) -> Self {
-        let lost = CancellationToken::new();
-        let on_loss = lost.clone();
-        let lost_or_handler = async move {
-            on_loss.cancelled().await;
-            handler.cancel();
-        };
-        let deadline = sent + lease.ttl;
-        let beat = heartbeat(store, lease, deadline, period, lost.clone());
-        let heartbeat = tokio::spawn(
-            async move {
-                tokio::join!(beat, lost_or_handler);
-            }
-            .in_current_span(),
-        );
-        Self { lost, heartbeat }
+/// The lease the worker holds now.
+#[derive(Debug)]
+struct Current {
+    lease: Lease,
+    /// When the lease runs out unless renewed.
+    deadline: Instant,
+    /// When the last renewal (or the claim) was sent.
+    renewed: Instant,
+    /// Fires when the lease is lost.
+    lost: CancellationToken,
+    /// The handler's cancellation, fired with `lost`.
+    handler: CancellationToken,
+}
+
+impl Heartbeat {
+    /// Starts the heartbeat of a worker whose leases last `period`.
+    pub(super) fn start(store: Arc<dyn JobStore>, period: Duration) -> Self {
+        let current = Arc::new(Mutex::new(None));
+        let task = tokio::spawn(beat(store, period, current.clone()).in_current_span());
+        Self { current, task }
     }
 
+    /// Keeps `lease`, granted by a request sent at `sent`, until the
+    /// returned guard is dropped. When it is lost, `handler` fires too,
+    /// from the heartbeat's task, so even a handler that blocks its thread
+    /// can see it.
+    pub(super) fn keep(
+        &self,
+        lease: Lease,
+        sent: Instant,
+        handler: CancellationToken,
+    ) -> KeptLease<'_> {
+        let lost = CancellationToken::new();
+        *lock(&self.current) = Some(Current {
+            deadline: sent + lease.ttl,
+            renewed: sent,
+            lease,
+            lost: lost.clone(),
+            handler,
+        });
+        KeptLease {
+            heartbeat: self,
+            lost,
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A lease under upkeep; dropping it ends the upkeep.
+#[derive(Debug)]
+pub(super) struct KeptLease<'a> {
+    heartbeat: &'a Heartbeat,
+    lost: CancellationToken,
+}
+
+impl KeptLease<'_> {
     /// Fires when the lease is lost: refused by the store, or not renewed
     /// before it ran out.
     pub(super) fn lost(&self) -> &CancellationToken {
@@ -55,48 +91,64 @@ impl KeptLease {
     }
 }
 
-impl Drop for KeptLease {
+impl Drop for KeptLease<'_> {
     fn drop(&mut self) {
-        self.heartbeat.abort();
+        *lock(&self.heartbeat.current) = None;
     }
 }
 
-async fn heartbeat(
-    store: Arc<dyn JobStore>,
-    lease: Lease,
-    mut deadline: Instant,
-    period: Duration,
-    lost: CancellationToken,
-) {
-    let beat = period / 3;
-    let retry = (period / 10).min(Duration::from_secs(1));
-    let mut next = Instant::now() + beat;
+fn lock(current: &Mutex<Option<Current>>) -> MutexGuard<'_, Option<Current>> {
+    current
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Every quarter lease: renews a lease last renewed a third of a lease ago,
+/// and declares lost one that ran out or that the store refuses.
+async fn beat(store: Arc<dyn JobStore>, period: Duration, current: Arc<Mutex<Option<Current>>>) {
+    let tick = period / 4;
+    let renew_after = period / 3;
     loop {
-        tokio::time::sleep_until(next.min(deadline)).await;
-        if Instant::now() >= deadline {
-            warn!("the lease ran out before it could be renewed");
-            lost.cancel();
-            return;
-        }
-        let sent = Instant::now();
-        let renewed = tokio::select! {
-            renewed = store.renew(&lease, period) => renewed,
-            () = tokio::time::sleep_until(deadline) => continue,
+        tokio::time::sleep(tick).await;
+        let now = Instant::now();
+        let (lease, deadline) = {
+            let mut guard = lock(&current);
+            let Some(held) = guard.as_mut().filter(|held| !held.lost.is_cancelled()) else {
+                continue;
+            };
+            if now >= held.deadline {
+                warn!(job.id = %held.lease.job_id, "the lease ran out before it could be renewed");
+                held.lost.cancel();
+                held.handler.cancel();
+                continue;
+            }
+            if now < held.renewed + renew_after {
+                continue;
+            }
+            (held.lease.clone(), held.deadline)
+        };
+        let renewed = tokio::time::timeout_at(deadline, store.renew(&lease, period)).await;
+        let mut guard = lock(&current);
+        let Some(held) = guard
+            .as_mut()
+            .filter(|held| held.lease.token == lease.token)
+        else {
+            continue;
         };
         match renewed {
-            Ok(()) => {
-                deadline = sent + period;
-                next = sent + beat;
+            Ok(Ok(())) => {
+                held.deadline = now + period;
+                held.renewed = now;
             }
-            Err(error @ StoreError::LeaseLost { .. }) => {
-                warn!(%error, "the store gave the job to another worker");
-                lost.cancel();
-                return;
+            Ok(Err(error @ StoreError::LeaseLost { .. })) => {
+                warn!(job.id = %lease.job_id, %error, "the store gave the job to another worker");
+                held.lost.cancel();
+                held.handler.cancel();
             }
-            Err(error) => {
-                warn!(%error, "could not renew the lease; trying again");
-                next = Instant::now() + retry;
+            Ok(Err(error)) => {
+                warn!(job.id = %lease.job_id, %error, "could not renew the lease; trying again")
             }
+            Err(_) => warn!(job.id = %lease.job_id, "the lease ran out while it was being renewed"),
         }
     }
 }

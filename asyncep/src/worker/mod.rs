@@ -2,8 +2,8 @@
 //! shutdown, all supervised.
 //!
 //! Each worker is a task that claims one job at a time, runs it
-//! ([`attempt`]) while its lease is kept alive by a heartbeat task of its
-//! own ([`lease`]), and waits on the store's wake-up signal when idle. The
+//! ([`attempt`]) while its lease is kept alive by the worker's heartbeat
+//! task ([`lease`]), and waits on the store's wake-up signal when idle. The
 //! retry decision ([`retry`]) is a pure function of the attempt's outcome.
 //! The worker knows the store, the registry and the states; never axum.
 
@@ -162,6 +162,7 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
         limit: 1,
         id: ClaimId::new(),
     };
+    let heartbeat = lease::Heartbeat::start(context.store.clone(), context.settings.lease);
     let mut failures = 0_u32;
     while !signals.stop.is_cancelled() {
         let sent = Instant::now();
@@ -179,7 +180,7 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
                     }
                 }
                 for job in claimed.jobs {
-                    attempt::run(&context, job, sent, &signals).await;
+                    attempt::run(&context, &heartbeat, job, sent, &signals).await;
                 }
             }
             Err(error) => {

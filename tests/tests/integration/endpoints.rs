@@ -122,6 +122,14 @@ pub(crate) fn runs_of(id: &str) -> u32 {
         .unwrap_or(0)
 }
 
+/// Counts one run of the job; returns its runs so far.
+fn count_run(id: JobId) -> u32 {
+    let mut runs = RUNS.lock().unwrap();
+    let count = runs.get_or_insert_default().entry(id).or_insert(0);
+    *count += 1;
+    *count
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct Counted {
     pub(crate) n: u32,
@@ -179,4 +187,21 @@ async fn greet(ctx: AsyncContext, State(greeting): State<Greeting>) -> Result<St
 #[async_endpoint(job = "lookup", get = "/lookups/<key>")]
 async fn lookup(ctx: AsyncContext) -> Result<Value, String> {
     Ok(json!({ "key": ctx.route_params["key"], "q": ctx.query("q") }))
+}
+
+/// Blocks its thread (synchronous work, as a handler should not, but
+/// will) for longer than the tests' short lease.
+#[async_endpoint(job = "blocker", post = "/blocker", retries = 0)]
+async fn blocker(ctx: AsyncContext) -> Result<u32, String> {
+    let runs = count_run(ctx.job_id);
+    std::thread::sleep(Duration::from_millis(1200));
+    Ok(runs)
+}
+
+/// Runs (asynchronously) for longer than the tests' short lease.
+#[async_endpoint(job = "long", post = "/long", retries = 0)]
+async fn long(ctx: AsyncContext) -> Result<u32, String> {
+    let runs = count_run(ctx.job_id);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    Ok(runs)
 }

@@ -160,8 +160,11 @@ async fn fifty_concurrent_duplicates_create_one_job_that_runs_once(backend: Back
     let id = ids.into_iter().next().unwrap();
     let job = server.wait_for_status(&id, "Completed").await;
     assert_eq!(job["attempts"].as_array().unwrap().len(), 1);
-    // A late duplicate after completion still runs nothing.
-    id_of(submit_with(&server, "/counted", ("idempotency-key", &key), &body).await).await;
+    // A late duplicate after completion finds the same job, and runs
+    // nothing.
+    let late =
+        id_of(submit_with(&server, "/counted", ("idempotency-key", &key), &body).await).await;
+    assert_eq!(late, id, "the late duplicate names the first job");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(runs_of(&id), 1, "the job ran exactly once");
 }

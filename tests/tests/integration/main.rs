@@ -4,7 +4,9 @@
 
 mod endpoints;
 mod failures;
+mod faults;
 mod http_contract;
+mod http_edges;
 mod idempotency;
 mod memory_only;
 mod memory_store;

@@ -128,3 +128,44 @@ async fn a_redis_restart_loses_nothing_and_everyone_recovers() {
         "after"
     );
 }
+
+/// Before: the pub/sub listener started once per store (a `Once`) and died
+/// with the Tokio runtime that started it; later waiters never woke.
+#[test]
+fn the_wake_up_listener_outlives_the_runtime_that_started_it() {
+    let Some(store) = asyncep_tests::services::redis_dyn() else {
+        return;
+    };
+    let names = asyncep::store::JobNames::new(["listener-restart".into()]);
+    let first = tokio::runtime::Runtime::new().unwrap();
+    first.block_on(async {
+        store.start().await.unwrap();
+        store.wait_for_work(&names, Duration::from_millis(50)).await;
+    });
+    drop(first);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        store.start().await.expect("the listener starts again");
+        let waiter = {
+            let (store, names) = (store.clone(), names.clone());
+            tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
+                store.wait_for_work(&names, Duration::from_secs(120)).await;
+                started.elapsed()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        store
+            .create(asyncep::store::NewJob {
+                id: asyncep::JobId::new(),
+                name: "listener-restart".into(),
+                max_retries: 0,
+                input: Default::default(),
+                idempotency: None,
+            })
+            .await
+            .unwrap();
+        let waited = waiter.await.unwrap();
+        assert!(waited < Duration::from_secs(60), "woke after {waited:?}");
+    });
+}

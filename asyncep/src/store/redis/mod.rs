@@ -176,14 +176,19 @@ impl RedisStore {
         self.inner.keys.prefix()
     }
 
-    /// Connects and checks that the server answers.
+    /// Connects and checks that the server answers (once more if the
+    /// connection broke: it reconnects on the first failure).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-            .map(drop)
-            .map_err(|e| self.inner.error(e))
+        let ping = redis::cmd("PING");
+        match ping.query_async::<String>(&mut connection).await {
+            Ok(_) => Ok(()),
+            Err(_) => ping
+                .query_async::<String>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(|e| self.inner.error(e)),
+        }
     }
 
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {

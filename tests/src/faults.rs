@@ -1,0 +1,83 @@
+//! A real store with faults injected on purpose: a reply lost, a panic in
+//! the store call. Every other call goes through untouched.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use asyncep::store::{
+    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
+    StoreError,
+};
+use asyncep::{Job, JobId};
+
+/// Wraps a store; each counter says how many of the next calls misbehave.
+#[derive(Debug)]
+pub struct Faulty {
+    inner: Arc<dyn JobStore>,
+    /// The next `finish` calls fail as if the store were unreachable
+    /// (nothing written).
+    pub failing_finishes: AtomicU32,
+    /// The next `claim` calls panic.
+    pub panicking_claims: AtomicU32,
+}
+
+impl Faulty {
+    /// A store that behaves until told otherwise.
+    pub fn new(inner: Arc<dyn JobStore>) -> Self {
+        Self {
+            inner,
+            failing_finishes: AtomicU32::new(0),
+            panicking_claims: AtomicU32::new(0),
+        }
+    }
+}
+
+fn take(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+#[async_trait::async_trait]
+impl JobStore for Faulty {
+    async fn start(&self) -> Result<(), StoreError> {
+        self.inner.start().await
+    }
+    async fn shutdown(&self) {
+        self.inner.shutdown().await
+    }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+    async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
+        self.inner.create(job).await
+    }
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+        if take(&self.panicking_claims) {
+            panic!("a bug in the store's claim");
+        }
+        self.inner.claim(request).await
+    }
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+        self.inner.renew(lease, period).await
+    }
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
+        if take(&self.failing_finishes) {
+            return Err(StoreError::Unavailable {
+                retry_after: Duration::from_secs(1),
+                source: "injected: the store blinked".into(),
+            });
+        }
+        self.inner.finish(lease, outcome).await
+    }
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
+        self.inner.maintain().await
+    }
+    async fn wait_for_work(&self, names: &JobNames, timeout: Duration) {
+        self.inner.wait_for_work(names, timeout).await
+    }
+}

@@ -1,0 +1,113 @@
+//! Faults of the worker's surroundings: a handler that blocks its thread, a
+//! store that blinks at `finish`, a store call that panics. No job may run
+//! twice, be lost, or stall.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use asyncep_tests::TestServer;
+use asyncep_tests::faults::Faulty;
+use serde_json::json;
+
+use crate::Backend;
+use crate::endpoints::runs_of;
+
+/// A runtime whose lease is far shorter than the 1.2 s jobs below.
+fn short_lease(backend: &Backend) -> asyncep::RuntimeBuilder {
+    backend
+        .builder()
+        .lease(Duration::from_millis(300))
+        .workers(2)
+}
+
+/// Before: the heartbeat was polled in the handler's task, so a handler
+/// that blocked its thread never renewed its lease, and another worker ran
+/// the same job at the same time.
+async fn a_handler_that_blocks_its_thread_keeps_its_lease(backend: Backend) {
+    let server = TestServer::start(short_lease(&backend)).await;
+    let id = server.submit("/blocker", &json!(null)).await;
+    let job = server.wait_for_status(&id, "Completed").await;
+    assert_eq!(runs_of(&id), 1, "the job ran once");
+    assert_eq!(job["attempts"].as_array().unwrap().len(), 1);
+}
+
+/// Before: the renewed lease was thrown away, so a job that ran longer
+/// than its lease gave up at the first failed `finish`; its lease lapsed
+/// and the job ran again.
+async fn a_finish_that_fails_once_is_retried_under_the_live_lease(backend: Backend) {
+    let store = Arc::new(Faulty::new(backend.store.clone()));
+    store.failing_finishes.store(1, Ordering::Release);
+    let faulty = Backend {
+        store: store.clone(),
+    };
+    let server = TestServer::start(short_lease(&faulty)).await;
+    let id = server.submit("/long", &json!(null)).await;
+    let job = server.wait_for_status(&id, "Completed").await;
+    assert_eq!(
+        store.failing_finishes.load(Ordering::Acquire),
+        0,
+        "the fault fired"
+    );
+    assert_eq!(runs_of(&id), 1, "the job ran once");
+    assert_eq!(job["attempts"].as_array().unwrap().len(), 1);
+}
+
+/// Before: a panic in a worker loop ended it for the life of the process,
+/// while the API kept answering 202.
+async fn a_worker_loop_that_panics_is_restarted(backend: Backend) {
+    let store = Arc::new(Faulty::new(backend.store.clone()));
+    store.panicking_claims.store(3, Ordering::Release);
+    let faulty = Backend {
+        store: store.clone(),
+    };
+    let server = TestServer::start(faulty.builder().workers(1)).await;
+    let id = server
+        .submit("/echo/1", &json!({ "message": "still runs" }))
+        .await;
+    server.wait_for_status(&id, "Completed").await;
+    assert_eq!(
+        store.panicking_claims.load(Ordering::Acquire),
+        0,
+        "the faults fired"
+    );
+    assert!(
+        asyncep_tests::wait_until(Duration::from_secs(10), async || server
+            .runtime
+            .live_workers()
+            == 1)
+        .await,
+        "the worker is counted live again"
+    );
+}
+
+/// These cases need a second thread: a blocked handler must not block the
+/// heartbeat.
+macro_rules! on_every_store_threaded {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(crate::Backend::memory().unwrap()).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    if let Some(backend) = crate::Backend::redis() {
+                        super::$case(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_every_store_threaded!(
+    a_handler_that_blocks_its_thread_keeps_its_lease,
+    a_finish_that_fails_once_is_retried_under_the_live_lease,
+    a_worker_loop_that_panics_is_restarted,
+);
