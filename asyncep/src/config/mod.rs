@@ -4,5 +4,7 @@
 mod env;
 mod error;
 
+#[cfg(test)]
+pub(crate) use env::vars;
 pub(crate) use env::{Overrides, StoreUrl, StoreVars};
 pub use error::ConfigError;

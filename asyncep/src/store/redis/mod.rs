@@ -248,6 +248,22 @@ impl RedisStore {
         )))
     }
 
+    /// The arguments of `recover_expired` (common.lua), last in `claim.lua`
+    /// and `recover.lua`: how many, when a job fails, and the error texts.
+    fn recovery_args(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+    ) -> Result<(), StoreError> {
+        let (interrupted, failure) = Inner::interruption_json()?;
+        invocation
+            .arg(RECOVER_BATCH)
+            .arg(MAX_LOST_LEASES)
+            .arg(millis(self.inner.retention.failed))
+            .arg(failure)
+            .arg(interrupted);
+        Ok(())
+    }
+
     /// Runs a script, once more if its reply was lost: every script finds
     /// its own earlier effect, so the second run never doubles the first.
     async fn invoke<T: redis::FromRedisValue>(
@@ -451,7 +467,6 @@ impl JobStore for RedisStore {
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
         let keys = &self.inner.keys;
-        let (interrupted, failure) = Inner::interruption_json()?;
         let mut invocation = scripts::CLAIM.prepare_invoke();
         invocation
             .key(keys.running())
@@ -465,12 +480,8 @@ impl JobStore for RedisStore {
             .arg(keys.prefix())
             .arg(PROMOTE_BATCH)
             .arg(request.limit.max(1))
-            .arg(keys.wake())
-            .arg(RECOVER_BATCH)
-            .arg(MAX_LOST_LEASES)
-            .arg(millis(self.inner.retention.failed))
-            .arg(failure)
-            .arg(interrupted);
+            .arg(keys.wake());
+        self.recovery_args(&mut invocation)?;
         let reply: Vec<Value> = self.invoke(&invocation).await?;
         let mut reply = reply.into_iter();
         let next_due = reply
@@ -561,17 +572,12 @@ impl JobStore for RedisStore {
 
     async fn maintain(&self) -> Result<Maintenance, StoreError> {
         let keys = &self.inner.keys;
-        let (interrupted, failure) = Inner::interruption_json()?;
         let mut invocation = scripts::RECOVER.prepare_invoke();
         invocation
             .key(keys.running())
             .arg(keys.prefix())
-            .arg(keys.wake())
-            .arg(RECOVER_BATCH)
-            .arg(MAX_LOST_LEASES)
-            .arg(millis(self.inner.retention.failed))
-            .arg(failure)
-            .arg(interrupted);
+            .arg(keys.wake());
+        self.recovery_args(&mut invocation)?;
         let ids: Vec<String> = self.invoke(&invocation).await?;
         Ok(Maintenance {
             recovered: ids.iter().filter_map(|id| id.parse().ok()).collect(),
