@@ -14,6 +14,7 @@ mod load;
 mod memory;
 mod micro;
 mod pickup;
+mod scripts;
 mod servers;
 mod stats;
 
@@ -25,7 +26,7 @@ use std::time::Duration;
 use asyncep::store::{JobStore, MemoryStore, RedisStore};
 use stats::Spread;
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
@@ -65,7 +66,7 @@ fn main() {
             println!("{}", serde_json::to_string(&result).unwrap());
         }
         Some("e2e-one") => {
-            // One end-to-end variant, for profiling: `e2e-one asyncep-redis|raw-redis JOBS`.
+            // One end-to-end variant, for profiling: `e2e-one asyncep-memory|asyncep-redis|raw-redis JOBS`.
             let jobs: usize = args[2].parse().unwrap();
             let rate = runtime.block_on(async {
                 match args[1].as_str() {
@@ -73,11 +74,17 @@ fn main() {
                         e2e::asyncep(Arc::new(redis_store("e2e")) as Arc<dyn JobStore>, jobs).await
                     }
                     "raw-redis" => e2e::raw_redis(&redis_url(), jobs).await,
+                    "asyncep-memory" => {
+                        e2e::asyncep(Arc::new(MemoryStore::new()) as Arc<dyn JobStore>, jobs).await
+                    }
                     other => panic!("unknown variant {other}"),
                 }
             });
             println!("{rate:.0} jobs/s");
         }
+        Some("scripts") => runtime.block_on(scripts::run(
+            args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000),
+        )),
         Some("micro") => runtime.block_on(micro::run(
             args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000),
         )),

@@ -109,6 +109,7 @@ fn request(names: &JobNames, lease: Duration, limit: usize) -> ClaimRequest {
         lease,
         limit,
         id: ClaimId::new(),
+        repeat: false,
     }
 }
 
@@ -615,8 +616,9 @@ pub async fn a_claim_repeated_after_a_lost_reply_gets_the_same_jobs(store: Arc<d
         create(&*store, new_job(&name)).await;
     }
     let names = names(&[&name]);
-    let request = request(&names, LEASE, 2);
+    let mut request = request(&names, LEASE, 2);
     let first = store.claim(&request).await.unwrap().jobs;
+    request.repeat = true;
     let again = store.claim(&request).await.unwrap().jobs;
     assert_eq!(first.len(), 2);
     let ids = |jobs: &[ClaimedJob]| -> Vec<(JobId, u64)> {

@@ -85,8 +85,9 @@ pub(crate) fn redis_from_env(
 ///   claim at a time, oldest first, only for the names asked, up to the
 ///   limit, each with a fresh fencing token greater than any before and the
 ///   number of its attempt. `Scheduled` jobs become runnable when due. A
-///   claim repeated with the same [`ClaimId`] answers with the jobs the first
-///   one took, while their leases hold.
+///   claim repeated with the same [`ClaimId`] and `repeat` set answers with
+///   the jobs the first one took, while their leases hold, and takes no
+///   other.
 /// - [`renew`](Self::renew) and [`finish`](Self::finish) fail with
 ///   [`StoreError::LeaseLost`] unless the lease's token is still the job's.
 ///   A finish repeated after a lost reply succeeds without a second record.

@@ -110,9 +110,12 @@ pub struct ClaimRequest {
     pub lease: Duration,
     /// At most this many jobs (at least one).
     pub limit: usize,
-    /// The claim's id: repeat it only to repeat a claim whose outcome is
-    /// unknown.
+    /// The claim's id: a fresh one for each new claim.
     pub id: ClaimId,
+    /// This request repeats the claim `id`, whose answer was lost: the
+    /// store first answers with the jobs that claim took, if any still run
+    /// under it. (Only a repeat looks, so a new claim costs nothing more.)
+    pub repeat: bool,
 }
 
 /// A worker's right to run a job, for `ttl` from the moment it asked.

@@ -161,6 +161,7 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
         lease: context.settings.lease,
         limit: 1,
         id: ClaimId::new(),
+        repeat: false,
     };
     let heartbeat = lease::Heartbeat::start(context.store.clone(), context.settings.lease);
     let mut failures = 0_u32;
@@ -168,9 +169,10 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
         let sent = Instant::now();
         match context.store.claim(&request).await {
             Ok(claimed) => {
-                // A new id only once an answer came back: a claim repeated
-                // after a lost reply finds the jobs the first one took.
+                // A new id once an answer came back; until then the same
+                // claim is repeated, and finds the jobs it may have taken.
                 request.id = ClaimId::new();
+                request.repeat = false;
                 failures = 0;
                 if claimed.jobs.is_empty() {
                     let wait = claimed.next_due.unwrap_or(IDLE_RECHECK).min(IDLE_RECHECK);
@@ -184,6 +186,7 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
                 }
             }
             Err(error) => {
+                request.repeat = true;
                 failures += 1;
                 let pause = reconnect_pause(failures);
                 warn!(%error, retry_in = ?pause, "could not claim a job");

@@ -151,11 +151,14 @@ impl JobStore for MemoryStore {
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
         let (now, mono) = (Timestamp::now(), self.clock.now());
         let mut state = self.lock();
-        if let Some(jobs) = state.reclaim(request.id, mono) {
-            return Ok(Claimed {
-                jobs,
-                next_due: None,
-            });
+        if request.repeat {
+            let jobs = state.reclaim(request.id, mono);
+            if !jobs.is_empty() {
+                return Ok(Claimed {
+                    jobs,
+                    next_due: None,
+                });
+            }
         }
         let (jobs, next_due, recovered) = state.claim(request, now, mono, self.retention);
         drop(state);
@@ -235,6 +238,7 @@ mod tests {
             lease: Duration::from_secs(30),
             limit: 1,
             id: ClaimId::new(),
+            repeat: false,
         };
         let claimed = store.claim(&request).await.unwrap().jobs.pop().unwrap();
         let now = Timestamp::now();

@@ -34,8 +34,6 @@ pub(super) struct State {
     /// No lease ends before this (a lower bound, so a claim looks for
     /// expired leases only when one may have expired).
     earliest_expiry: Option<Mono>,
-    /// The jobs each live claim took, for a claim repeated after a lost reply.
-    claims: HashMap<ClaimId, Vec<JobId>, Hasher>,
     /// Finished jobs by the end of their retention.
     completed: VecDeque<(Mono, JobId)>,
     failed: VecDeque<(Mono, JobId)>,
@@ -237,17 +235,17 @@ impl State {
         self.ready.get_mut(name)?.pop_front().map(|(_, id)| id)
     }
 
-    /// The jobs a claim took, if it is a repeat of a live claim.
-    pub(super) fn reclaim(&self, claim: ClaimId, now: Mono) -> Option<Vec<ClaimedJob>> {
-        let ids = self.claims.get(&claim)?;
-        Some(
-            ids.iter()
-                .filter_map(|id| {
-                    let running = self.running.get(id)?;
-                    Some(self.jobs[id].claimed(*id, running.deadline.since(now)))
-                })
-                .collect(),
-        )
+    /// The jobs the claim `claim` took that still run under it, oldest
+    /// claim first (a scan of the running jobs: only a repeated claim asks).
+    pub(super) fn reclaim(&self, claim: ClaimId, now: Mono) -> Vec<ClaimedJob> {
+        let mut jobs: Vec<ClaimedJob> = self
+            .running
+            .iter()
+            .filter(|(_, running)| running.claim == claim)
+            .map(|(id, running)| self.jobs[id].claimed(*id, running.deadline.since(now)))
+            .collect();
+        jobs.sort_by_key(|job| job.lease.token);
+        jobs
     }
 
     /// Recovers expired leases, then takes up to `limit` runnable jobs among
@@ -287,8 +285,6 @@ impl State {
         }
         if !jobs.is_empty() {
             self.earliest_expiry = Some(self.earliest_expiry.map_or(deadline, |e| e.min(deadline)));
-            self.claims
-                .insert(request.id, jobs.iter().map(|job| job.id).collect());
         }
         let next_due = if jobs.is_empty() { next_due } else { None };
         (jobs, next_due, recovered)
@@ -338,9 +334,7 @@ impl State {
         }
         let status = record.life.status;
         let name = record.name.clone();
-        if let Some(running) = self.running.remove(&id) {
-            self.claims.remove(&running.claim);
-        }
+        self.running.remove(&id);
         match step.placement {
             Placement::Running => {}
             Placement::Ready => self.enqueue(name, id),

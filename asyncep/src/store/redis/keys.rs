@@ -59,12 +59,6 @@ impl Keys {
         format!("{}:tokens", self.prefix)
     }
 
-    /// What one claim took, kept for a lease, for a claim repeated after a
-    /// lost reply.
-    pub(crate) fn claim(&self, id: crate::store::ClaimId) -> String {
-        format!("{}:claim:{:032x}", self.prefix, id.0)
-    }
-
     /// Claimed jobs, by lease expiry.
     pub(crate) fn running(&self) -> String {
         format!("{}:running", self.prefix)
@@ -100,7 +94,6 @@ mod tests {
             keys.running(),
             keys.wake(),
             keys.tokens(),
-            keys.claim(crate::store::ClaimId(7)),
         ] {
             assert!(key.starts_with("{p}:"), "{key}");
         }

@@ -18,20 +18,16 @@ use self::keys::Keys;
 use self::listener::Listener;
 use self::record::{StoredRun, decode_job};
 use super::{
-    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES,
-    Maintenance, NewJob, Outcome, Retention, StoreError,
+    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Retention, StoreError,
 };
-use crate::job::{ErrorInfo, Job, JobId, LEASE_EXPIRED, Next, Timestamp, lost_too_often};
+use crate::job::{Job, JobId, Next, Timestamp};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
 
 /// The `Retry-After` a client gets while Redis is unreachable.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Due retries moved to the ready queue per name and claim, at most.
-const PROMOTE_BATCH: u32 = 100;
-/// Expired leases recovered per call, at most.
-const RECOVER_BATCH: u32 = 500;
 
 /// A [`JobStore`] in Redis, shared by every process that points at the same
 /// server and prefix.
@@ -248,35 +244,21 @@ impl RedisStore {
         )))
     }
 
-    /// The arguments of `recover_expired` (common.lua), last in `claim.lua`
-    /// and `recover.lua`: how many, when a job fails, and the error texts.
-    fn recovery_args(
-        &self,
-        invocation: &mut redis::ScriptInvocation<'_>,
-    ) -> Result<(), StoreError> {
-        let (interrupted, failure) = Inner::interruption_json()?;
-        invocation
-            .arg(RECOVER_BATCH)
-            .arg(MAX_LOST_LEASES)
-            .arg(millis(self.inner.retention.failed))
-            .arg(failure)
-            .arg(interrupted);
-        Ok(())
-    }
-
     /// Runs a script, once more if its reply was lost: every script finds
     /// its own earlier effect, so the second run never doubles the first.
+    /// `script(repeat)` builds the invocation; `repeat` is true for the
+    /// second run.
     async fn invoke<T: redis::FromRedisValue>(
         &self,
-        invocation: &redis::ScriptInvocation<'_>,
+        script: impl Fn(bool) -> redis::ScriptInvocation<'static>,
     ) -> Result<T, StoreError> {
         let mut connection = self.connection().await?;
-        match invocation.invoke_async(&mut connection).await {
+        match script(false).invoke_async(&mut connection).await {
             Ok(value) => Ok(value),
             Err(error) => match self.inner.error(error) {
                 StoreError::OutcomeUnknown { .. } => {
                     debug!("a Redis reply was lost; repeating the script");
-                    invocation
+                    script(true)
                         .invoke_async(&mut connection)
                         .await
                         .map_err(|e| self.inner.error(e))
@@ -313,16 +295,6 @@ impl Inner {
                 source,
             }
         }
-    }
-
-    /// The error JSON of an interrupted attempt and of a job that lost its
-    /// worker too often, as the scripts write them.
-    fn interruption_json() -> Result<(String, String), StoreError> {
-        let interrupted = ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED);
-        let encode = |info: &ErrorInfo| {
-            serde_json::to_string(info).map_err(|e| StoreError::Corrupt(e.to_string()))
-        };
-        Ok((encode(&interrupted)?, encode(&lost_too_often())?))
     }
 }
 
@@ -415,21 +387,25 @@ impl JobStore for RedisStore {
         } else {
             keys.idempotency_key(&key)
         };
-        let mut invocation = scripts::CREATE.prepare_invoke();
-        invocation
-            .key(keys.job(job.id))
-            .key(keys.queue(&job.name))
-            .key(key_name)
-            .arg(job.id.to_string())
-            .arg(job.name.as_ref())
-            .arg(job.max_retries)
-            .arg(input)
-            .arg(fingerprint)
-            .arg(key)
-            .arg(keys.prefix())
-            .arg(keys.wake());
-        let (outcome, id, created_at): (u8, String, Option<String>) =
-            self.invoke(&invocation).await?;
+        let (job_key, queue, id) = (keys.job(job.id), keys.queue(&job.name), job.id.to_string());
+        let (outcome, id, created_at): (u8, String, Option<String>) = self
+            .invoke(|_| {
+                let mut invocation = scripts::CREATE.prepare_invoke();
+                invocation
+                    .key(&job_key)
+                    .key(&queue)
+                    .key(&key_name)
+                    .arg(&id)
+                    .arg(job.name.as_ref())
+                    .arg(job.max_retries)
+                    .arg(&input)
+                    .arg(&fingerprint)
+                    .arg(&key)
+                    .arg(keys.prefix())
+                    .arg(keys.wake());
+                invocation
+            })
+            .await?;
         let id: JobId = id
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("`{id}` is not a job id")))?;
@@ -457,9 +433,14 @@ impl JobStore for RedisStore {
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let keys = &self.inner.keys;
-        let mut invocation = scripts::GET.prepare_invoke();
-        invocation.key(keys.job(id)).key(keys.attempts(id));
-        let found: Option<(Vec<String>, Vec<String>)> = self.invoke(&invocation).await?;
+        let (job, attempts) = (keys.job(id), keys.attempts(id));
+        let found: Option<(Vec<String>, Vec<String>)> = self
+            .invoke(|_| {
+                let mut invocation = scripts::GET.prepare_invoke();
+                invocation.key(&job).key(&attempts);
+                invocation
+            })
+            .await?;
         found
             .map(|(fields, attempts)| decode_job(id, fields, attempts))
             .transpose()
@@ -467,22 +448,32 @@ impl JobStore for RedisStore {
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
         let keys = &self.inner.keys;
-        let mut invocation = scripts::CLAIM.prepare_invoke();
-        invocation
-            .key(keys.running())
-            .key(keys.tokens())
-            .key(keys.claim(request.id));
-        for name in request.names.iter() {
-            invocation.key(keys.queue(name)).key(keys.scheduled(name));
-        }
-        invocation
-            .arg(micros(request.lease))
-            .arg(keys.prefix())
-            .arg(PROMOTE_BATCH)
-            .arg(request.limit.max(1))
-            .arg(keys.wake());
-        self.recovery_args(&mut invocation)?;
-        let reply: Vec<Value> = self.invoke(&invocation).await?;
+        let (running, tokens) = (keys.running(), keys.tokens());
+        let queues: Vec<(String, String)> = request
+            .names
+            .iter()
+            .map(|name| (keys.queue(name), keys.scheduled(name)))
+            .collect();
+        let claim_id = format!("{:032x}", request.id.0);
+        let failed_ms = millis(self.inner.retention.failed);
+        let reply: Vec<Value> = self
+            .invoke(|repeat| {
+                let mut invocation = scripts::CLAIM.prepare_invoke();
+                invocation.key(&running).key(&tokens);
+                for (queue, scheduled) in &queues {
+                    invocation.key(queue).key(scheduled);
+                }
+                invocation
+                    .arg(micros(request.lease))
+                    .arg(keys.prefix())
+                    .arg(request.limit.max(1))
+                    .arg(keys.wake())
+                    .arg(&claim_id)
+                    .arg(if repeat || request.repeat { "1" } else { "0" })
+                    .arg(failed_ms);
+                invocation
+            })
+            .await?;
         let mut reply = reply.into_iter();
         let next_due = reply
             .next()
@@ -498,25 +489,36 @@ impl JobStore for RedisStore {
                 );
             }
         }
-        let jobs = reply
+        let mut jobs = reply
             .map(|job| match job {
                 Value::Array(fields) => claimed_job(&fields),
                 other => Err(StoreError::Corrupt(format!("claim answered {other:?}"))),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Oldest claim first (a repeat finds them in the order of expiry).
+        jobs.sort_by_key(|job| job.lease.token);
         Ok(Claimed { jobs, next_due })
     }
 
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
         let keys = &self.inner.keys;
-        let mut invocation = scripts::RENEW.prepare_invoke();
-        invocation
-            .key(keys.job(lease.job_id))
-            .key(keys.running())
-            .arg(lease.token)
-            .arg(micros(period))
-            .arg(lease.job_id.to_string());
-        let renewed: u8 = self.invoke(&invocation).await?;
+        let (job, running, id) = (
+            keys.job(lease.job_id),
+            keys.running(),
+            lease.job_id.to_string(),
+        );
+        let renewed: u8 = self
+            .invoke(|_| {
+                let mut invocation = scripts::RENEW.prepare_invoke();
+                invocation
+                    .key(&job)
+                    .key(&running)
+                    .arg(lease.token)
+                    .arg(micros(period))
+                    .arg(&id);
+                invocation
+            })
+            .await?;
         if renewed == 1 {
             Ok(())
         } else {
@@ -547,23 +549,34 @@ impl JobStore for RedisStore {
             Next::Retry { after } => ("retry", after),
             Next::Requeue => ("requeue", Duration::ZERO),
         };
-        let mut invocation = scripts::FINISH.prepare_invoke();
-        invocation
-            .key(keys.job(id))
-            .key(keys.attempts(id))
-            .key(keys.running())
-            .arg(lease.token)
-            .arg(next)
-            .arg(record)
-            .arg(result)
-            .arg(error)
-            .arg(micros(delay))
-            .arg(id.to_string())
-            .arg(millis(self.inner.retention.completed))
-            .arg(millis(self.inner.retention.failed))
-            .arg(keys.prefix())
-            .arg(keys.wake());
-        let done: u8 = self.invoke(&invocation).await?;
+        let (job, attempts, running, id_text) = (
+            keys.job(id),
+            keys.attempts(id),
+            keys.running(),
+            id.to_string(),
+        );
+        let retention = self.inner.retention;
+        let done: u8 = self
+            .invoke(|_| {
+                let mut invocation = scripts::FINISH.prepare_invoke();
+                invocation
+                    .key(&job)
+                    .key(&attempts)
+                    .key(&running)
+                    .arg(lease.token)
+                    .arg(next)
+                    .arg(&record)
+                    .arg(&result)
+                    .arg(&error)
+                    .arg(micros(delay))
+                    .arg(&id_text)
+                    .arg(millis(retention.completed))
+                    .arg(millis(retention.failed))
+                    .arg(keys.prefix())
+                    .arg(keys.wake());
+                invocation
+            })
+            .await?;
         match done {
             1 | 2 => Ok(()),
             _ => Err(StoreError::LeaseLost { id }),
@@ -572,13 +585,19 @@ impl JobStore for RedisStore {
 
     async fn maintain(&self) -> Result<Maintenance, StoreError> {
         let keys = &self.inner.keys;
-        let mut invocation = scripts::RECOVER.prepare_invoke();
-        invocation
-            .key(keys.running())
-            .arg(keys.prefix())
-            .arg(keys.wake());
-        self.recovery_args(&mut invocation)?;
-        let ids: Vec<String> = self.invoke(&invocation).await?;
+        let running = keys.running();
+        let failed_ms = millis(self.inner.retention.failed);
+        let ids: Vec<String> = self
+            .invoke(|_| {
+                let mut invocation = scripts::RECOVER.prepare_invoke();
+                invocation
+                    .key(&running)
+                    .arg(keys.prefix())
+                    .arg(keys.wake())
+                    .arg(failed_ms);
+                invocation
+            })
+            .await?;
         Ok(Maintenance {
             recovered: ids.iter().filter_map(|id| id.parse().ok()).collect(),
             // Redis drops finished jobs itself, when their keys expire.

@@ -8,8 +8,9 @@ local function now_us()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
--- Numbers go to Redis as integer strings: Lua's default "%.14g" would round
--- microsecond timestamps.
+-- Numbers as integer text: Lua's "%.14g" would round microsecond
+-- timestamps. (redis.call writes a plain number with "%.17g", exact but as
+-- slow: a timestamp used twice is formatted once, as a `stamp`.)
 local function num(n)
   return string.format('%.0f', n)
 end
@@ -29,11 +30,17 @@ local function retain(prefix, job, keys, ms)
 end
 
 -- Lifecycle::apply(LeaseExpired) for every job of `running` whose lease
--- ended by `now`, at most `limit`: an Interrupted attempt, then the queue,
--- or Failed after `max_lost` lost leases. Returns the ids.
-local function recover_expired(running, prefix, wake, limit, max_lost, failed_ms, failure, interrupted, now)
+-- ended by `now` (at most RECOVER_BATCH): an Interrupted attempt, then the
+-- queue, or Failed after MAX_LOST_LEASES lost leases. `failed_ms` is how long
+-- a failed job is kept. Returns the ids. Cheap when nothing expired: one
+-- look at the earliest lease.
+local function recover_expired(running, prefix, wake, failed_ms, now)
+  local first = redis.call('ZRANGE', running, 0, 0, 'WITHSCORES')
+  if not first[2] or tonumber(first[2]) > now then
+    return {}
+  end
   local stamp = num(now)
-  local expired = redis.call('ZRANGEBYSCORE', running, '-inf', stamp, 'LIMIT', 0, limit)
+  local expired = redis.call('ZRANGEBYSCORE', running, '-inf', stamp, 'LIMIT', 0, RECOVER_BATCH)
   for _, id in ipairs(expired) do
     redis.call('ZREM', running, id)
     local job = prefix .. ':job:' .. id
@@ -41,14 +48,14 @@ local function recover_expired(running, prefix, wake, limit, max_lost, failed_ms
     if f[1] == 'InProgress' then
       local number = (tonumber(f[5]) or 0) + 1
       redis.call('RPUSH', job .. ':attempts', '{"attempt":' .. num(number) .. ',"status":"Interrupted","startedAt":'
-        .. (f[3] or stamp) .. ',"finishedAt":' .. stamp .. ',"result":null,"error":' .. interrupted .. '}')
+        .. (f[3] or stamp) .. ',"finishedAt":' .. stamp .. ',"result":null,"error":' .. INTERRUPTED_ERROR .. '}')
       local lost = redis.call('HINCRBY', job, 'll', 1)
-      if lost >= max_lost then
-        redis.call('HSET', job, 's', 'Failed', 'e', failure, 'co', stamp, 'cl', '', 'lu', stamp, 'ac', num(number))
+      if lost >= MAX_LOST_LEASES then
+        redis.call('HSET', job, 's', 'Failed', 'e', LOST_TOO_OFTEN_ERROR, 'co', stamp, 'cl', '', 'lu', stamp, 'ac', num(number))
         retain(prefix, job, f[4], failed_ms)
       else
         redis.call('HSET', job, 's', 'Queued', 'cl', '', 'lu', stamp, 'ac', num(number))
-        redis.call('ZADD', prefix .. ':queue:' .. f[2], now, id)
+        redis.call('ZADD', prefix .. ':queue:' .. f[2], stamp, id)
         redis.call('PUBLISH', wake, f[2])
       end
     end

@@ -17,9 +17,9 @@ end
 local now = now_us()
 local stamp = num(now)
 local id, next, prefix = ARGV[7], ARGV[2], ARGV[10]
-local number = num((tonumber(f[5]) or 0) + 1)
+local number = (tonumber(f[5]) or 0) + 1
 redis.call('ZREM', KEYS[3], id)
-redis.call('RPUSH', KEYS[2], '{"attempt":' .. number .. ',' .. string.sub(ARGV[3], 2))
+redis.call('RPUSH', KEYS[2], '{"attempt":' .. num(number) .. ',' .. string.sub(ARGV[3], 2))
 if next == 'complete' then
   redis.call('HSET', KEYS[1], 's', 'Completed', 'r', ARGV[4], 'co', stamp, 'lu', stamp, 'cl', '', 'ac', number, 'ft', ARGV[1])
   retain(prefix, KEYS[1], f[4], ARGV[8])
