@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod faults;
+pub mod model;
 mod server;
 pub mod services;
 

@@ -1,5 +1,9 @@
-//! The store conformance suite against the memory store.
+//! The store conformance suite and the model-based test against the memory
+//! store.
 
-asyncep_tests::store_conformance!(Some(::std::sync::Arc::new(
-    ::asyncep::store::MemoryStore::new()
-)));
+fn memory() -> Option<std::sync::Arc<dyn asyncep::store::JobStore>> {
+    Some(std::sync::Arc::new(asyncep::store::MemoryStore::new()))
+}
+
+asyncep_tests::store_conformance!(memory());
+asyncep_tests::store_model!(memory());

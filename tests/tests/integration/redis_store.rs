@@ -1,3 +1,5 @@
-//! The store conformance suite against a real Redis server.
+//! The store conformance suite and the model-based test against a real
+//! Redis server.
 
 asyncep_tests::store_conformance!(asyncep_tests::services::redis_dyn());
+asyncep_tests::store_model!(asyncep_tests::services::redis_dyn());

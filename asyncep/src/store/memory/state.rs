@@ -27,8 +27,10 @@ pub(super) struct State {
     /// Runnable jobs per name, each with the sequence number that orders
     /// jobs across names.
     ready: HashMap<Cow<'static, str>, VecDeque<(u64, JobId)>, Hasher>,
-    /// Jobs waiting for a retry, earliest first.
-    scheduled: BinaryHeap<Reverse<(Mono, u64, JobId)>>,
+    /// Jobs waiting for a retry, per name, earliest first. A due retry joins
+    /// the end of its ready queue when a claim for its name finds it due (as
+    /// on Redis).
+    scheduled: HashMap<Cow<'static, str>, BinaryHeap<Reverse<Retry>>, Hasher>,
     /// Leased jobs: when the lease ends, and the claim that took it.
     running: HashMap<JobId, Running, Hasher>,
     /// No lease ends before this (a lower bound, so a claim looks for
@@ -40,6 +42,9 @@ pub(super) struct State {
     sequence: u64,
     tokens: u64,
 }
+
+/// A scheduled retry: when it is due, the order it was scheduled in, the job.
+type Retry = (Mono, u64, JobId);
 
 #[derive(Clone, Copy, Debug)]
 struct Running {
@@ -209,20 +214,33 @@ impl State {
         purged
     }
 
-    /// Moves every due retry to its ready queue; returns how long until the
-    /// next one is due.
-    fn promote_due(&mut self, now: Mono) -> Option<Duration> {
-        while let Some(&Reverse((due, _, id))) = self.scheduled.peek() {
-            if due > now {
-                return Some(due.since(now));
+    /// Moves the due retries of `names` to their ready queues, earliest due
+    /// first across the names; returns how long until the next of theirs is
+    /// due.
+    fn promote_due(&mut self, names: &crate::store::JobNames, now: Mono) -> Option<Duration> {
+        let mut next_due: Option<Mono> = None;
+        let mut due = Vec::new();
+        for name in names.iter() {
+            let Some(heap) = self.scheduled.get_mut(name) else {
+                continue;
+            };
+            while let Some(&Reverse(retry)) = heap.peek() {
+                if retry.0 > now {
+                    next_due = Some(next_due.map_or(retry.0, |next| next.min(retry.0)));
+                    break;
+                }
+                heap.pop();
+                due.push(retry);
             }
-            self.scheduled.pop();
+        }
+        due.sort_unstable();
+        for (_, _, id) in due {
             if let Some(record) = self.jobs.get(&id) {
                 let name = record.name.clone();
                 self.enqueue(name, id);
             }
         }
-        None
+        next_due.map(|at| at.since(now))
     }
 
     /// The id of the oldest ready job among `names`.
@@ -259,7 +277,7 @@ impl State {
         retention: Retention,
     ) -> (Vec<ClaimedJob>, Option<Duration>, usize) {
         let recovered = self.recover(now, mono, retention, None).len();
-        let next_due = self.promote_due(mono);
+        let next_due = self.promote_due(&request.names, mono);
         let deadline = mono + request.lease;
         let mut jobs = Vec::new();
         while jobs.len() < request.limit.max(1) {
@@ -299,6 +317,9 @@ impl State {
         match self.running.get_mut(&lease.job_id) {
             Some(running) if current => {
                 running.deadline = deadline;
+                // A renewal may shorten a lease: keep the bound a bound.
+                self.earliest_expiry =
+                    Some(self.earliest_expiry.map_or(deadline, |e| e.min(deadline)));
                 true
             }
             _ => false,
@@ -340,7 +361,10 @@ impl State {
             Placement::Ready => self.enqueue(name, id),
             Placement::Scheduled { after } => {
                 let sequence = self.next_sequence();
-                self.scheduled.push(Reverse((mono + after, sequence, id)));
+                self.scheduled
+                    .entry(name)
+                    .or_default()
+                    .push(Reverse((mono + after, sequence, id)));
             }
             Placement::Finished if status == crate::job::JobStatus::Completed => {
                 self.completed.push_back((mono + retention.completed, id));
@@ -362,13 +386,16 @@ impl State {
         if self.earliest_expiry.is_none_or(|earliest| earliest > mono) {
             return Vec::new();
         }
-        let mut expired: Vec<JobId> = self
+        let mut expired: Vec<(Mono, JobId)> = self
             .running
             .iter()
             .filter(|(_, running)| running.deadline <= mono)
-            .map(|(id, _)| *id)
+            .map(|(id, running)| (running.deadline, *id))
             .collect();
+        // Earliest lease first (ties by id), as Redis' sorted set orders them.
+        expired.sort_unstable();
         expired.truncate(limit.unwrap_or(usize::MAX));
+        let expired: Vec<JobId> = expired.into_iter().map(|(_, id)| id).collect();
         for &id in &expired {
             // Only running jobs have a lease, and a running job always
             // accepts `LeaseExpired`.

@@ -33,13 +33,26 @@ end
 
 recover_expired(KEYS[1], prefix, ARGV[4], ARGV[7], now)
 
+-- Due retries of the names asked join the end of their queues, earliest
+-- due first across the names (a microsecond apart, so the order is kept).
 local stamp = num(now)
+local due = {}
 for i = 3, #KEYS, 2 do
-  local queue, scheduled = KEYS[i], KEYS[i + 1]
-  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', stamp, 'LIMIT', 0, PROMOTE_BATCH)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', scheduled, id)
-    redis.call('ZADD', queue, stamp, id)
+  local found = redis.call('ZRANGEBYSCORE', KEYS[i + 1], '-inf', stamp, 'WITHSCORES', 'LIMIT', 0, PROMOTE_BATCH)
+  for j = 1, #found, 2 do
+    due[#due + 1] = {tonumber(found[j + 1]), found[j], i}
+  end
+end
+if #due > 0 then
+  table.sort(due, function(a, b)
+    if a[1] ~= b[1] then
+      return a[1] < b[1]
+    end
+    return a[2] < b[2]
+  end)
+  for k, retry in ipairs(due) do
+    redis.call('ZREM', KEYS[retry[3] + 1], retry[2])
+    redis.call('ZADD', KEYS[retry[3]], num(now + k - 1), retry[2])
   end
 end
 
