@@ -353,6 +353,39 @@ mod tests {
         );
     }
 
+    /// An endpoint, so that runtimes of this test binary can be built.
+    #[crate::async_endpoint(job = "builder-test", post = "/builder-test")]
+    async fn builder_test(_: crate::AsyncContext) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Before: `with_env` pinged Redis synchronously (up to 3 s on a
+    /// runtime thread inside `mount`). Now building never connects, and
+    /// `Runtime::start` fails, naming the variable, with the password masked.
+    #[cfg(feature = "redis")]
+    #[tokio::test]
+    async fn an_unreachable_redis_fails_at_start_naming_the_variable() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("redis://:secret@127.0.0.1:{closed}");
+        let started = std::time::Instant::now();
+        let runtime = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", &url)]))
+            .unwrap()
+            .build()
+            .expect("building does not connect");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "building blocked"
+        );
+        let error = runtime.start().await.unwrap_err().to_string();
+        assert!(error.starts_with("ASYNCEP_STORE_URL: "), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+
     #[cfg(feature = "redis")]
     #[test]
     fn a_bad_redis_url_names_the_variable_and_masks_the_password() {

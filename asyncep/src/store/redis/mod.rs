@@ -1,8 +1,11 @@
 //! The Redis store: many API and worker processes, one shared queue.
 
+mod builder;
+mod connection;
 mod keys;
 mod listener;
 mod record;
+mod reply;
 mod scripts;
 
 use std::sync::Arc;
@@ -10,16 +13,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
+use redis::{RedisError, Value};
 use tokio::sync::OnceCell;
-use tracing::{debug, error, warn};
+use tracing::error;
 
+pub use self::builder::RedisStoreBuilder;
 use self::keys::Keys;
 use self::listener::Listener;
 use self::record::{StoredRun, decode_job};
+use self::reply::{claimed_job, micros, millis, text};
 use super::{
-    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Retention, StoreError,
+    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
+    Retention, StoreError,
 };
 use crate::job::{Job, JobId, Next, Timestamp};
 
@@ -84,71 +89,6 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// Builds a [`RedisStore`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct RedisStoreBuilder {
-    url: String,
-    prefix: String,
-    retention: Retention,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-}
-
-impl RedisStoreBuilder {
-    /// The key prefix, so several deployments can share one server. A
-    /// prefix without a `{hash tag}` is wrapped in one (`billing` becomes
-    /// `{billing}`).
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// How long finished jobs (and their idempotency keys) are kept.
-    pub fn retention(mut self, retention: Retention) -> Self {
-        self.retention = retention;
-        self
-    }
-
-    /// How long to wait for a connection (default 2 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// How long to wait for an answer (default 5 s).
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
-        self
-    }
-
-    /// Checks the URL and builds the store. Nothing connects until the first
-    /// operation (or [`RedisStore::ping`]).
-    pub fn build(self) -> Result<RedisStore, RedisError> {
-        let client = redis::Client::open(self.url.as_str())?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.response_timeout))
-            // Fail fast: a client waiting on a submit wants a 503 now, and
-            // workers retry with their own backoff.
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(250));
-        let keys = Keys::new(&self.prefix);
-        let listener = Listener::new(client.clone(), keys.wake(), self.connect_timeout);
-        Ok(RedisStore {
-            inner: Arc::new(Inner {
-                client,
-                config,
-                connection: OnceCell::new(),
-                keys,
-                retention: self.retention,
-                connect_timeout: self.connect_timeout,
-                listener,
-            }),
-        })
-    }
-}
-
 impl RedisStore {
     /// A builder for the server at `url` (`redis://host:port/db` or
     /// `rediss://` for TLS, with the `redis-tls` feature).
@@ -171,177 +111,6 @@ impl RedisStore {
     pub fn prefix(&self) -> &str {
         self.inner.keys.prefix()
     }
-
-    /// Connects and checks that the server answers (once more if the
-    /// connection broke: it reconnects on the first failure).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection().await?;
-        let ping = redis::cmd("PING");
-        match ping.query_async::<String>(&mut connection).await {
-            Ok(_) => Ok(()),
-            Err(_) => ping
-                .query_async::<String>(&mut connection)
-                .await
-                .map(drop)
-                .map_err(|e| self.inner.error(e)),
-        }
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        let inner = &self.inner;
-        inner
-            .connection
-            .get_or_try_init(|| {
-                inner
-                    .client
-                    .get_connection_manager_with_config(inner.config.clone())
-            })
-            .await
-            .cloned()
-            // No connection: nothing was sent.
-            .map_err(|error| StoreError::Unavailable {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source: Box::new(error),
-            })
-    }
-
-    /// Refuses a server that may evict keys: it would silently drop jobs.
-    async fn check_eviction_policy(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection().await?;
-        let config: Result<Vec<String>, RedisError> = redis::cmd("CONFIG")
-            .arg("GET")
-            .arg("maxmemory*")
-            .query_async(&mut connection)
-            .await;
-        let config = match config {
-            Ok(config) => config,
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::ResponseError) => {
-                warn!(%error, "cannot read the Redis eviction policy (CONFIG is disabled?); \
-                      make sure maxmemory-policy is noeviction, or jobs may vanish");
-                return Ok(());
-            }
-            Err(error) => return Err(self.inner.error(error)),
-        };
-        let setting = |name: &str| {
-            config
-                .chunks(2)
-                .find(|pair| pair[0] == name)
-                .and_then(|pair| pair.get(1).cloned())
-                .unwrap_or_default()
-        };
-        let policy = setting("maxmemory-policy");
-        if policy.is_empty() || policy == "noeviction" {
-            return Ok(());
-        }
-        if setting("maxmemory") == "0" {
-            warn!(%policy, "Redis has no maxmemory limit now, but its maxmemory-policy would evict \
-                  jobs once one is set; set maxmemory-policy to noeviction");
-            return Ok(());
-        }
-        Err(StoreError::Misconfigured(format!(
-            "Redis evicts keys when full (maxmemory-policy {policy}), which would silently drop \
-             jobs; set `maxmemory-policy noeviction` (a full Redis then refuses new jobs with 503)"
-        )))
-    }
-
-    /// Runs a script, once more if its reply was lost: every script finds
-    /// its own earlier effect, so the second run never doubles the first.
-    /// `script(repeat)` builds the invocation; `repeat` is true for the
-    /// second run.
-    async fn invoke<T: redis::FromRedisValue>(
-        &self,
-        script: impl Fn(bool) -> redis::ScriptInvocation<'static>,
-    ) -> Result<T, StoreError> {
-        let mut connection = self.connection().await?;
-        match script(false).invoke_async(&mut connection).await {
-            Ok(value) => Ok(value),
-            Err(error) => match self.inner.error(error) {
-                StoreError::OutcomeUnknown { .. } => {
-                    debug!("a Redis reply was lost; repeating the script");
-                    script(true)
-                        .invoke_async(&mut connection)
-                        .await
-                        .map_err(|e| self.inner.error(e))
-                }
-                error => Err(error),
-            },
-        }
-    }
-}
-
-impl Inner {
-    /// What a Redis error means for the caller: nothing was sent, the
-    /// outcome is unknown, or the data is not asyncep's.
-    fn error(&self, error: RedisError) -> StoreError {
-        let source = Box::new(error);
-        let error = source.as_ref();
-        if matches!(
-            error.kind(),
-            ErrorKind::Parse
-                | ErrorKind::UnexpectedReturnType
-                | ErrorKind::Server(ServerErrorKind::ResponseError)
-        ) {
-            StoreError::Corrupt(error.to_string())
-        } else if !error.is_connection_refusal()
-            && (error.is_timeout() || error.is_connection_dropped())
-        {
-            StoreError::OutcomeUnknown {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source,
-            }
-        } else {
-            StoreError::Unavailable {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source,
-            }
-        }
-    }
-}
-
-fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
-}
-
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(text) => Some(text.clone()),
-        Value::Int(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// One job of `claim.lua`'s reply.
-fn claimed_job(fields: &[Value]) -> Result<ClaimedJob, StoreError> {
-    let field = |index: usize| fields.get(index).and_then(text).unwrap_or_default();
-    let corrupt = |what: &str| StoreError::Corrupt(format!("claim answered {what}"));
-    let number = |index: usize| {
-        field(index)
-            .parse::<u64>()
-            .map_err(|_| corrupt("a bad number"))
-    };
-    let id: JobId = field(0).parse().map_err(|_| corrupt("a bad id"))?;
-    let input = serde_json::from_str(&field(5))
-        .map_err(|e| StoreError::Corrupt(format!("job {id}: the input is not readable: {e}")))?;
-    Ok(ClaimedJob {
-        id,
-        name: field(2).into(),
-        attempt: number(6)? as u32 + 1,
-        retry_count: number(3)? as u32,
-        max_retries: number(4)? as u32,
-        input: Arc::new(input),
-        lease: Lease {
-            job_id: id,
-            token: number(1)?,
-            ttl: Duration::from_micros(number(7)?),
-        },
-    })
 }
 
 #[async_trait]

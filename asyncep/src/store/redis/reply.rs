@@ -1,0 +1,86 @@
+//! Reading Redis' answers: what an error means for the caller, and the
+//! jobs of a claim's reply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
+
+use super::{Inner, UNAVAILABLE_RETRY_AFTER};
+use crate::job::JobId;
+use crate::store::{ClaimedJob, Lease, StoreError};
+
+impl Inner {
+    /// What a Redis error means for the caller: nothing was sent, the
+    /// outcome is unknown, or the data is not asyncep's.
+    pub(super) fn error(&self, error: RedisError) -> StoreError {
+        let source = Box::new(error);
+        let error = source.as_ref();
+        if matches!(
+            error.kind(),
+            ErrorKind::Parse
+                | ErrorKind::UnexpectedReturnType
+                | ErrorKind::Server(ServerErrorKind::ResponseError)
+        ) {
+            StoreError::Corrupt(error.to_string())
+        } else if !error.is_connection_refusal()
+            && (error.is_timeout() || error.is_connection_dropped())
+        {
+            StoreError::OutcomeUnknown {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source,
+            }
+        } else {
+            StoreError::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source,
+            }
+        }
+    }
+}
+
+pub(super) fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+pub(super) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+pub(super) fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(text) => Some(text.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One job of `claim.lua`'s reply.
+pub(super) fn claimed_job(fields: &[Value]) -> Result<ClaimedJob, StoreError> {
+    let field = |index: usize| fields.get(index).and_then(text).unwrap_or_default();
+    let corrupt = |what: &str| StoreError::Corrupt(format!("claim answered {what}"));
+    let number = |index: usize| {
+        field(index)
+            .parse::<u64>()
+            .map_err(|_| corrupt("a bad number"))
+    };
+    let id: JobId = field(0).parse().map_err(|_| corrupt("a bad id"))?;
+    let input = serde_json::from_str(&field(5))
+        .map_err(|e| StoreError::Corrupt(format!("job {id}: the input is not readable: {e}")))?;
+    Ok(ClaimedJob {
+        id,
+        name: field(2).into(),
+        attempt: number(6)? as u32 + 1,
+        retry_count: number(3)? as u32,
+        max_retries: number(4)? as u32,
+        input: Arc::new(input),
+        lease: Lease {
+            job_id: id,
+            token: number(1)?,
+            ttl: Duration::from_micros(number(7)?),
+        },
+    })
+}
