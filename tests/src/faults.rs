@@ -20,6 +20,9 @@ pub struct Faulty {
     pub failing_finishes: AtomicU32,
     /// The next `claim` calls panic.
     pub panicking_claims: AtomicU32,
+    /// The next `create` calls are carried out, but answer as if the reply
+    /// was lost.
+    pub lost_create_replies: AtomicU32,
 }
 
 impl Faulty {
@@ -29,6 +32,7 @@ impl Faulty {
             inner,
             failing_finishes: AtomicU32::new(0),
             panicking_claims: AtomicU32::new(0),
+            lost_create_replies: AtomicU32::new(0),
         }
     }
 }
@@ -51,7 +55,14 @@ impl JobStore for Faulty {
         self.inner.is_shared()
     }
     async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
-        self.inner.create(job).await
+        let created = self.inner.create(job).await;
+        if take(&self.lost_create_replies) {
+            return Err(StoreError::OutcomeUnknown {
+                retry_after: Duration::from_secs(1),
+                source: "injected: the reply was lost".into(),
+            });
+        }
+        created
     }
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         self.inner.get(id).await

@@ -62,12 +62,18 @@ pub struct OwnRedis {
     pub port: u16,
     dir: std::path::PathBuf,
     child: Option<std::process::Child>,
+    extra: Vec<String>,
 }
 
 impl OwnRedis {
     /// Starts one with the append-only file on (every write synced), or
     /// `None` when `redis-server` is not installed and not required.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start), with more `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .ok()?
             .local_addr()
@@ -80,6 +86,7 @@ impl OwnRedis {
             port,
             dir,
             child: None,
+            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         match redis.spawn() {
             Ok(()) => Some(redis),
@@ -108,6 +115,7 @@ impl OwnRedis {
             ])
             .args(["--appendfsync", "always", "--save", "", "--dir"])
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("redis-server did not start: {e}"))?;

@@ -30,6 +30,7 @@ async fn echo(ctx: AsyncContext<Echo>) -> Result<Value, String> {
         "jobId": ctx.job_id,
         "jobName": ctx.job_name,
         "attempt": ctx.attempt,
+        "fencingToken": ctx.fencing_token(),
     }))
 }
 

@@ -81,8 +81,44 @@ async fn a_worker_loop_that_panics_is_restarted(backend: Backend) {
     );
 }
 
-/// These cases need a second thread: a blocked handler must not block the
-/// heartbeat.
+/// A create whose reply was lost: the client is told the outcome is
+/// unknown and where to look, and repeating the request with its id finds
+/// the job instead of making a second one.
+async fn a_lost_create_reply_says_so_and_a_repeat_finds_the_job(backend: Backend) {
+    let store = Arc::new(Faulty::new(backend.store.clone()));
+    store.lost_create_replies.store(1, Ordering::Release);
+    let faulty = Backend {
+        store: store.clone(),
+    };
+    let server = TestServer::start(faulty.builder().workers(1)).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let submit = || {
+        server
+            .client
+            .post(server.url("/echo/1"))
+            .header("x-async-request-id", &id)
+            .json(&json!({ "message": "maybe" }))
+            .send()
+    };
+    let first = submit().await.unwrap();
+    assert_eq!(first.status(), 503);
+    assert!(first.headers().contains_key("retry-after"));
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("/jobs/{id}"));
+    let problem: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:asyncep:problem:store-outcome-unknown");
+    let again = asyncep_tests::accepted_id(submit().await.unwrap()).await;
+    assert_eq!(again, id, "the repeat found the job the lost reply made");
+    let job = server.wait_for_status(&id, "Completed").await;
+    assert_eq!(job["attempts"].as_array().unwrap().len(), 1);
+    assert!(
+        job["result"]["fencingToken"].as_u64().unwrap() > 0,
+        "the handler saw its token"
+    );
+}
+
+/// These cases run on a multi-thread runtime: a blocked handler must not
+/// block the heartbeat.
 macro_rules! on_every_store_threaded {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -110,4 +146,5 @@ on_every_store_threaded!(
     a_handler_that_blocks_its_thread_keeps_its_lease,
     a_finish_that_fails_once_is_retried_under_the_live_lease,
     a_worker_loop_that_panics_is_restarted,
+    a_lost_create_reply_says_so_and_a_repeat_finds_the_job,
 );

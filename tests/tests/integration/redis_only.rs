@@ -169,3 +169,21 @@ fn the_wake_up_listener_outlives_the_runtime_that_started_it() {
         assert!(waited < Duration::from_secs(60), "woke after {waited:?}");
     });
 }
+
+/// Before: a Redis that evicts keys when full dropped job hashes silently.
+/// Now such a server is refused when the store starts.
+#[tokio::test]
+async fn a_redis_that_may_evict_jobs_is_refused_at_start() {
+    let Some(redis) =
+        OwnRedis::start_with(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
+    else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let error = asyncep::store::JobStore::start(&store).await.unwrap_err();
+    assert!(
+        matches!(error, asyncep::store::StoreError::Misconfigured(_)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("noeviction"), "{error}");
+}
