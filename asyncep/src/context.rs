@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::caller::Caller;
 use crate::job::JobId;
 
 /// The body type of an endpoint that takes no body: `AsyncContext` alone
@@ -54,6 +55,7 @@ pub struct AsyncContext<T = NoBody> {
     /// should watch it.
     pub cancellation: CancellationToken,
     fencing_token: u64,
+    caller: Option<Caller>,
     states: States,
 }
 
@@ -70,6 +72,7 @@ impl<T> AsyncContext<T> {
         job_name: &'static str,
         attempt: u32,
         fencing_token: u64,
+        caller: Option<Caller>,
         cancellation: CancellationToken,
         states: States,
     ) -> Self {
@@ -83,8 +86,15 @@ impl<T> AsyncContext<T> {
             attempt,
             cancellation,
             fencing_token,
+            caller,
             states,
         }
+    }
+
+    /// Who submitted the job (see [`Caller`]), so the handler can act on
+    /// the caller's behalf without the credentials ever being stored.
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_ref()
     }
 
     /// The fencing token of this run's lease: greater than the token of
@@ -136,6 +146,7 @@ impl<T: fmt::Debug> fmt::Debug for AsyncContext<T> {
             .field("job_id", &self.job_id)
             .field("job_name", &self.job_name)
             .field("attempt", &self.attempt)
+            .field("caller", &self.caller)
             .finish_non_exhaustive()
     }
 }

@@ -51,6 +51,7 @@
 
 extern crate self as asyncep;
 
+mod caller;
 mod config;
 pub mod context;
 mod endpoint;
@@ -151,6 +152,7 @@ pub mod __private;
 /// Every mistake in the attribute or the signature is a compile error on the
 /// token at fault.
 pub use asyncep_macros::async_endpoint;
+pub use caller::Caller;
 pub use config::ConfigError;
 pub use context::{AsyncContext, NoBody, State};
 pub use http::DEFAULT_REDACTED_HEADERS;

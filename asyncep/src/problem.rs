@@ -165,6 +165,15 @@ impl Problem {
         )
     }
 
+    pub(crate) fn request_id_taken() -> Self {
+        Self::typed(
+            StatusCode::CONFLICT,
+            "request-id-taken",
+            "The request id is taken",
+            "the `X-Async-Request-Id` names a job that is not yours to repeat; choose a new id",
+        )
+    }
+
     pub(crate) fn invalid_job_id(text: &str) -> Self {
         Self::typed(
             StatusCode::BAD_REQUEST,

@@ -56,6 +56,7 @@ pub async fn asyncep(store: Arc<dyn JobStore>, jobs: usize) -> f64 {
                             max_retries: 0,
                             input: JobInput::default(),
                             idempotency: None,
+                            caller: None,
                         })
                         .await
                         .expect("enqueue");

@@ -38,6 +38,7 @@ pub async fn probe(kind: &str, jobs: usize) -> f64 {
                         max_retries: 3,
                         input,
                         idempotency: None,
+                        caller: None,
                     })
                     .await
                     .unwrap();

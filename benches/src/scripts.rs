@@ -65,6 +65,7 @@ pub async fn run(jobs: usize) {
                 max_retries: 0,
                 input: JobInput::default(),
                 idempotency: None,
+                caller: None,
             })
             .await
             .expect("create");

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use asyncep::Caller;
 use asyncep::job::{
     Attempt, AttemptStatus, ErrorInfo, Fingerprint, JobId, JobInput, JobStatus, Next, RawJson,
     Timestamp,
@@ -41,6 +42,7 @@ macro_rules! store_conformance {
             a_claim_repeated_after_a_lost_reply_gets_the_same_jobs,
             a_finish_repeated_after_a_lost_reply_is_recorded_once,
             a_claim_recovers_expired_leases_itself, a_claim_takes_a_batch_up_to_its_limit,
+            keys_belong_to_their_caller, an_id_of_another_callers_job_is_taken,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -76,6 +78,7 @@ fn new_job(name: &str) -> NewJob {
         max_retries: 2,
         input: input("{}"),
         idempotency: None,
+        caller: None,
     }
 }
 
@@ -683,4 +686,57 @@ pub async fn a_claim_takes_a_batch_up_to_its_limit(store: Arc<dyn JobStore>) {
     assert!(batch.next_due.is_none());
     let rest = store.claim(&request(&names, LEASE, 10)).await.unwrap();
     assert_eq!(rest.jobs.len(), 2);
+}
+
+/// Two callers with one key get two jobs; each finds its own again; the
+/// job and the claimed job carry their caller.
+pub async fn keys_belong_to_their_caller(store: Arc<dyn JobStore>) {
+    let name = unique("callers");
+    let key = format!("shared-{}", JobId::new());
+    let as_caller = |caller: Option<&str>| NewJob {
+        caller: caller.map(Caller::new),
+        ..keyed(&name, &key, "{}")
+    };
+    let a = create(&*store, as_caller(Some("tenant-a"))).await;
+    let b = create(&*store, as_caller(Some("tenant-b"))).await;
+    let none = create(&*store, as_caller(None)).await;
+    assert!(
+        a != b && b != none && a != none,
+        "three callers, three jobs"
+    );
+    match store.create(as_caller(Some("tenant-a"))).await.unwrap() {
+        Created::Existing(job) => assert_eq!(job.id, a),
+        Created::New(job) => panic!("tenant-a's repeat made job {}", job.id),
+    }
+    let stored = store.get(b).await.unwrap().unwrap();
+    assert_eq!(stored.caller, Some(Caller::new("tenant-b")));
+    let names = names(&[&name]);
+    let first = claim(&*store, &names).await.unwrap();
+    assert_eq!((first.id, first.caller), (a, Some(Caller::new("tenant-a"))));
+}
+
+/// A client-chosen id that another caller's job has is refused, whatever
+/// the request; the owner's repeat still finds its job.
+pub async fn an_id_of_another_callers_job_is_taken(store: Arc<dyn JobStore>) {
+    let name = unique("taken");
+    let id = JobId::new();
+    let fingerprint = Fingerprint::of(&name, &input("{}"));
+    let as_caller = |caller: &str| NewJob {
+        caller: Some(Caller::new(caller)),
+        ..with_id(id, &name, None, fingerprint)
+    };
+    create(&*store, as_caller("owner")).await;
+    assert!(matches!(
+        store.create(as_caller("intruder")).await,
+        Err(StoreError::IdTaken)
+    ));
+    let anonymous = with_id(id, &name, None, fingerprint);
+    assert!(matches!(
+        store.create(anonymous).await,
+        Err(StoreError::IdTaken)
+    ));
+    assert!(matches!(
+        store.create(as_caller("owner")).await.unwrap(),
+        Created::Existing(job) if job.id == id
+    ));
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use asyncep::Caller;
 use asyncep::job::{
     Attempt, AttemptStatus, ErrorInfo, Fingerprint, Job, JobId, JobInput, JobStatus, Next, RawJson,
     Timestamp,
@@ -65,9 +66,11 @@ enum Then {
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// A create with an optional key and client-chosen id (from small pools,
-    /// so they collide) and one of two bodies.
+    /// A create by one of three callers (none, tenant 1, tenant 2), with an
+    /// optional key and client-chosen id (from small pools, so they collide)
+    /// and one of two bodies.
     Create {
+        caller: u8,
         name: usize,
         key: Option<u8>,
         client_id: Option<u8>,
@@ -75,10 +78,12 @@ enum Op {
     },
     /// A create without idempotency, sent twice (its reply was lost).
     CreateTwice {
+        caller: u8,
         name: usize,
     },
     /// `n` identical keyed creates at once.
     Burst {
+        caller: u8,
         name: usize,
         key: u8,
         body: u8,
@@ -118,11 +123,11 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Then::Requeue),
     ];
     prop_oneof![
-        4 => (0..NAMES, proptest::option::of(0..4_u8), proptest::option::of(0..3_u8), 0..2_u8)
-            .prop_map(|(name, key, client_id, body)| Op::Create { name, key, client_id, body }),
-        1 => (0..NAMES).prop_map(|name| Op::CreateTwice { name }),
-        1 => (0..NAMES, 0..4_u8, 0..2_u8, 2..6_usize)
-            .prop_map(|(name, key, body, n)| Op::Burst { name, key, body, n }),
+        4 => (0..3_u8, 0..NAMES, proptest::option::of(0..4_u8), proptest::option::of(0..3_u8), 0..2_u8)
+            .prop_map(|(caller, name, key, client_id, body)| Op::Create { caller, name, key, client_id, body }),
+        1 => (0..3_u8, 0..NAMES).prop_map(|(caller, name)| Op::CreateTwice { caller, name }),
+        1 => (0..3_u8, 0..NAMES, 0..4_u8, 0..2_u8, 2..6_usize)
+            .prop_map(|(caller, name, key, body, n)| Op::Burst { caller, name, key, body, n }),
         4 => (1..8_u8, 1..4_usize, any::<bool>())
             .prop_map(|(names, limit, twice)| Op::Claim { names, limit, twice }),
         1 => any::<usize>().prop_map(|lease| Op::Renew { lease }),
@@ -160,6 +165,7 @@ struct Doc {
     started: bool,
     completed: bool,
     next_attempt: bool,
+    caller: Option<Caller>,
 }
 
 impl Doc {
@@ -184,6 +190,7 @@ impl Doc {
             started: job.started_at.is_some(),
             completed: job.completed_at.is_some(),
             next_attempt: job.next_attempt_at.is_some(),
+            caller: job.caller.clone(),
         }
     }
 }
@@ -210,7 +217,8 @@ struct History {
     keys: Vec<String>,
     client_ids: Vec<JobId>,
     jobs: BTreeMap<JobId, ModelJob>,
-    by_key: HashMap<String, JobId>,
+    /// Keys by (caller, key): a key is its caller's own.
+    by_key: HashMap<(Option<Caller>, String), JobId>,
     /// Runnable jobs, by the order they became runnable.
     ready: Vec<JobId>,
     /// Jobs retried "now": runnable at the next claim for their name.
@@ -273,6 +281,11 @@ impl History {
         Ok(())
     }
 
+    /// No caller, tenant A or tenant B.
+    fn caller(&self, which: u8) -> Option<Caller> {
+        (which > 0).then(|| Caller::new(format!("{}-tenant-{which}", self.names[0])))
+    }
+
     fn input(&self, body: u8) -> JobInput {
         JobInput {
             body: Some(format!("{{\"b\":{body}}}").into()),
@@ -283,11 +296,13 @@ impl History {
     async fn step(&mut self, op: &Op) -> Result<Vec<JobId>, TestCaseError> {
         match *op {
             Op::Create {
+                caller,
                 name,
                 key,
                 client_id,
                 body,
             } => {
+                let caller = self.caller(caller);
                 let input = self.input(body);
                 let key = key.map(|k| self.keys[usize::from(k)].clone());
                 let client_id = client_id.map(|c| self.client_ids[usize::from(c)]);
@@ -301,18 +316,20 @@ impl History {
                     max_retries: 2,
                     input,
                     idempotency,
+                    caller,
                 };
                 let expected = self.expect_create(&job);
                 let created = self.store.create(job.clone()).await;
                 self.check_create(expected, created, &job, name)
             }
-            Op::CreateTwice { name } => {
+            Op::CreateTwice { caller, name } => {
                 let job = NewJob {
                     id: JobId::new(),
                     name: self.names[name].clone().into(),
                     max_retries: 2,
                     input: self.input(0),
                     idempotency: None,
+                    caller: self.caller(caller),
                 };
                 let first = self.store.create(job.clone()).await;
                 let touched = self.check_create(Expected::New, first, &job, name)?;
@@ -320,7 +337,13 @@ impl History {
                 self.check_create(Expected::Existing(job.id), again, &job, name)?;
                 Ok(touched)
             }
-            Op::Burst { name, key, body, n } => {
+            Op::Burst {
+                caller,
+                name,
+                key,
+                body,
+                n,
+            } => {
                 let input = self.input(body);
                 let job = NewJob {
                     id: JobId::new(),
@@ -331,6 +354,7 @@ impl History {
                         fingerprint: Fingerprint::of(&self.names[name], &input),
                     }),
                     input,
+                    caller: self.caller(caller),
                 };
                 let expected = self.expect_create(&job);
                 let tasks: Vec<_> = (0..n)
@@ -386,6 +410,7 @@ impl History {
                         }
                         Ok(vec![])
                     }
+                    Expected::Taken => Err(fail("a burst of fresh ids found a taken id")),
                 }
             }
             Op::Claim {
@@ -444,9 +469,12 @@ impl History {
             .idempotency
             .as_ref()
             .and_then(|i| i.key.as_ref())
-            .and_then(|k| self.by_key.get(k))
+            .and_then(|k| self.by_key.get(&(job.caller.clone(), k.clone())))
             .copied();
         let by_id = self.jobs.get(&job.id);
+        if by_id.is_some_and(|existing| existing.doc.caller != job.caller) {
+            return Expected::Taken;
+        }
         match (by_key, by_id) {
             (Some(keyed), Some(_)) if keyed != job.id => Expected::Conflict(keyed),
             (Some(keyed), _) => {
@@ -479,10 +507,11 @@ impl History {
             }
             (Expected::Existing(id), Ok(Created::Existing(found))) if found.id == id => {
                 if let Some(key) = job.idempotency.as_ref().and_then(|i| i.key.clone()) {
-                    self.by_key.entry(key).or_insert(id);
+                    self.by_key.entry((job.caller.clone(), key)).or_insert(id);
                 }
                 Ok(vec![id])
             }
+            (Expected::Taken, Err(StoreError::IdTaken)) => Ok(vec![]),
             (Expected::Conflict(id), Err(StoreError::IdempotencyConflict { existing }))
                 if existing == id =>
             {
@@ -496,7 +525,7 @@ impl History {
 
     fn insert(&mut self, job: &NewJob, name: usize) {
         if let Some(key) = job.idempotency.as_ref().and_then(|i| i.key.clone()) {
-            self.by_key.insert(key, job.id);
+            self.by_key.insert((job.caller.clone(), key), job.id);
         }
         self.jobs.insert(
             job.id,
@@ -511,6 +540,7 @@ impl History {
                     started: false,
                     completed: false,
                     next_attempt: false,
+                    caller: job.caller.clone(),
                 },
                 fingerprint: job.idempotency.as_ref().map(|i| i.fingerprint),
                 lost: 0,
@@ -687,6 +717,7 @@ enum Expected {
     New,
     Existing(JobId),
     Conflict(JobId),
+    Taken,
 }
 
 fn pick(from: &[Held], index: usize) -> Option<Held> {

@@ -4,6 +4,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::JobBody;
 use super::submission::{header_map, query_map};
+use crate::caller::Caller;
 use crate::context::{AsyncContext, FromStates, States};
 use crate::job::{ErrorInfo, JobError, JobId, JobInput};
 
@@ -15,6 +16,7 @@ pub struct Run {
     pub(crate) job_name: &'static str,
     pub(crate) attempt: u32,
     pub(crate) fencing_token: u64,
+    pub(crate) caller: Option<Caller>,
     pub(crate) cancellation: CancellationToken,
     pub(crate) states: States,
 }
@@ -37,6 +39,7 @@ impl Run {
             self.job_name,
             self.attempt,
             self.fencing_token,
+            self.caller.clone(),
             self.cancellation.clone(),
             self.states.clone(),
         ))

@@ -4,6 +4,7 @@ use axum::http::HeaderMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{BodyError, JobBody};
+use crate::caller::Caller;
 use crate::context::{AsyncContext, States};
 use crate::job::JobId;
 use crate::problem::Problem;
@@ -18,6 +19,7 @@ pub struct Submission {
     pub(crate) query: Option<String>,
     pub(crate) job_id: JobId,
     pub(crate) job_name: &'static str,
+    pub(crate) caller: Option<Caller>,
     pub(crate) states: States,
 }
 
@@ -48,6 +50,7 @@ impl Submission {
             self.job_name,
             0,
             0,
+            self.caller.clone(),
             CancellationToken::new(),
             self.states.clone(),
         ))

@@ -6,6 +6,7 @@
 //! the workers.
 
 mod body;
+mod callers;
 mod idempotency;
 mod location;
 mod refusals;
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
 
 pub use crate::problem::Problem;
+pub(crate) use callers::Callers;
 
 use crate::config::ConfigError;
 use crate::context::States;
@@ -47,6 +49,7 @@ pub(crate) struct ApiSettings {
     pub(crate) redacted_headers: Vec<String>,
     pub(crate) body_limit: usize,
     pub(crate) default_retries: u32,
+    pub(crate) callers: Callers,
 }
 
 impl Default for ApiSettings {
@@ -59,6 +62,7 @@ impl Default for ApiSettings {
                 .collect(),
             body_limit: 2 * 1024 * 1024,
             default_retries: 3,
+            callers: Callers::default(),
         }
     }
 }

@@ -22,9 +22,13 @@ pub(super) async fn status(State(api): State<Arc<Api>>, request: Request) -> Res
     let Ok(id) = id.parse::<JobId>() else {
         return Problem::invalid_job_id(&id).into_response();
     };
+    let caller = api.settings.callers.of(&parts);
     match api.store.get(id).await {
-        Ok(Some(job)) => document(StatusCode::OK, &job),
-        Ok(None) => Problem::job_not_found(id).into_response(),
+        // Another caller's job reads exactly as an unknown one: no oracle.
+        Ok(Some(job)) if api.settings.callers.may_read(&job, caller.as_ref()) => {
+            document(StatusCode::OK, &job)
+        }
+        Ok(_) => Problem::job_not_found(id).into_response(),
         Err(error) => Problem::from(&error).into_response(),
     }
 }

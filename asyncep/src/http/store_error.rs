@@ -21,6 +21,7 @@ impl From<&StoreError> for Problem {
                 "the idempotency key or request id was already used for another request \
                  (another endpoint, route, query or body); use a new key for a new request",
             ),
+            StoreError::IdTaken => Problem::request_id_taken(),
             other => {
                 warn!(error = %other, "job store error");
                 Problem::internal("the job store failed")

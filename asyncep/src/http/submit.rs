@@ -63,6 +63,7 @@ async fn accept(
         .collect();
     let query = parts.uri.query().map(str::to_owned);
     let location = job_location(&parts, &api.settings.job_prefix, id);
+    let caller = api.settings.callers.of(&parts);
     let headers = std::mem::take(&mut parts.headers);
     let body = if endpoint.reads_body {
         check_content_type(&headers)?;
@@ -78,6 +79,7 @@ async fn accept(
         query,
         job_id: id,
         job_name: endpoint.job,
+        caller: caller.clone(),
         states: api.states.clone(),
     };
     match endpoint.validate {
@@ -103,6 +105,7 @@ async fn accept(
             max_retries: endpoint.retries.unwrap_or(api.settings.default_retries),
             input,
             idempotency: stored,
+            caller,
         })
         .await
         .map_err(|error| match error {

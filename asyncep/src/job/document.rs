@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::{AttemptStatus, ErrorInfo, JobId, JobStatus, Timestamp};
+use crate::caller::Caller;
 
 /// A JSON value kept as its text: written once by the worker, never parsed or
 /// re-serialized by asyncep, and shared between the job and its attempt.
@@ -108,6 +109,10 @@ pub struct Job {
     pub error: Option<ErrorInfo>,
     /// Every run so far, in order.
     pub attempts: Vec<Attempt>,
+    /// Who submitted it. Not part of the document clients read: the HTTP
+    /// layer uses it to decide who may read the job.
+    #[serde(skip)]
+    pub caller: Option<Caller>,
 }
 
 impl Job {
@@ -127,6 +132,7 @@ impl Job {
             result: None,
             error: None,
             attempts: Vec::new(),
+            caller: None,
         }
     }
 }

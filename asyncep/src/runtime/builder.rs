@@ -6,9 +6,11 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::{Inner, Runtime};
+use crate::caller::Caller;
 use crate::config::{ConfigError, Overrides, StoreUrl, StoreVars};
 use crate::context::States;
 use crate::http::{self, Api, ApiSettings};
+use crate::job::Job;
 use crate::registry::Registry;
 use crate::store::{self, DEFAULT_MEMORY_CAPACITY, JobStore, MemoryStore, Retention};
 use crate::worker::{WorkerContext, WorkerSettings, Workers};
@@ -157,6 +159,59 @@ impl RuntimeBuilder {
     /// Adds application state, given to handlers that take [`State<S>`](crate::State).
     pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
         self.states.insert(state);
+        self
+    }
+
+    /// Derives the caller of a request that no layer gave a [`Caller`]
+    /// (see there for the usual way, a middleware). For applications whose
+    /// authentication already ran in front (a gateway that sets a header,
+    /// say).
+    ///
+    /// ```standalone_crate
+    /// use asyncep::{Caller, Runtime};
+    /// # #[asyncep::async_endpoint(job = "doc-caller-from", post = "/doc-caller-from")]
+    /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .caller_from(|parts| {
+    ///         let tenant = parts.headers.get("x-gateway-tenant")?.to_str().ok()?;
+    ///         Some(Caller::new(tenant))
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn caller_from<F>(mut self, derive: F) -> Self
+    where
+        F: Fn(&axum::http::request::Parts) -> Option<Caller> + Send + Sync + 'static,
+    {
+        self.api.callers.derive = Some(Arc::new(derive));
+        self
+    }
+
+    /// Decides who may read which job (default: only the caller that
+    /// submitted it). A caller refused reads `404`, exactly as for an
+    /// unknown job.
+    ///
+    /// ```standalone_crate
+    /// use asyncep::{Caller, Job, Runtime};
+    /// # #[asyncep::async_endpoint(job = "doc-read-policy", post = "/doc-read-policy")]
+    /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+    ///
+    /// // Operators read every job; everyone else reads their own.
+    /// let runtime = Runtime::builder()
+    ///     .read_policy(|job: &Job, caller: Option<&Caller>| {
+    ///         caller.is_some_and(|c| c.as_str() == "operator") || job.caller.as_ref() == caller
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn read_policy<F>(mut self, policy: F) -> Self
+    where
+        F: Fn(&Job, Option<&Caller>) -> bool + Send + Sync + 'static,
+    {
+        self.api.callers.policy = Some(Arc::new(policy));
         self
     }
 

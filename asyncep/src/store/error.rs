@@ -18,6 +18,8 @@ pub enum StoreError {
         /// The job the key already names.
         existing: JobId,
     },
+    /// The client-chosen job id belongs to another caller's job.
+    IdTaken,
     /// The lease is no longer the job's (it expired and the job moved on).
     LeaseLost {
         /// The job whose lease was lost.
@@ -54,6 +56,7 @@ impl fmt::Display for StoreError {
                 f,
                 "the idempotency key already belongs to job {existing}, submitted with another request"
             ),
+            Self::IdTaken => f.write_str("the job id belongs to another caller's job"),
             Self::LeaseLost { id } => write!(f, "the lease on job {id} was lost"),
             Self::Unavailable { source, .. } => write!(f, "the job store is unavailable: {source}"),
             Self::OutcomeUnknown { source, .. } => {

@@ -1,15 +1,34 @@
 //! How a store tells a repeated request from a new one: one pure rule that
-//! the memory store runs and the Redis `create` script mirrors.
+//! the memory store runs and the Redis `create` script mirrors. Keys are
+//! scoped to their caller; a job id is global, but belongs to one caller.
 
+use crate::caller::Caller;
 use crate::job::{Fingerprint, JobId};
 
 /// What a store found for a new job's key and id.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Found {
-    /// The job the `Idempotency-Key` names, with that job's fingerprint.
+    /// The job the caller's `Idempotency-Key` names, with its fingerprint.
     pub(crate) by_key: Option<(JobId, Option<Fingerprint>)>,
-    /// The fingerprint of the job stored under the new job's id, if one is.
-    pub(crate) by_id: Option<Option<Fingerprint>>,
+    /// The job stored under the new job's id, if one is: its fingerprint,
+    /// and whether it belongs to the same caller.
+    pub(crate) by_id: Option<(Option<Fingerprint>, bool)>,
+}
+
+/// An idempotency key as the stores file it: scoped to its caller, so two
+/// callers' equal keys never meet. The scope is `-` with no caller, else a
+/// digest of the caller's name (32 hex digits), so a caller's name needs no
+/// escaping in a Redis key or in a job's list of keys.
+pub(crate) fn scoped_key(caller: Option<&Caller>, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    match caller {
+        None => format!("-:{key}"),
+        Some(caller) => {
+            let digest = Sha256::digest(caller.as_str().as_bytes());
+            let scope: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            format!("{scope}:{key}")
+        }
+    }
 }
 
 /// What to do with a create.
@@ -22,6 +41,8 @@ pub(crate) enum Decision {
     Existing { job: JobId, record_key: bool },
     /// The key or id belongs to another request.
     Conflict { job: JobId },
+    /// The client-chosen id belongs to another caller's job.
+    Taken,
 }
 
 /// The rule: a key names at most one job, and a repeat must match the
@@ -29,7 +50,13 @@ pub(crate) enum Decision {
 /// only by id: that is a create repeated after a lost reply, since fresh
 /// ids are never drawn twice.
 pub(crate) fn decide(id: JobId, fingerprint: Option<Fingerprint>, found: Found) -> Decision {
-    match (found.by_key, found.by_id) {
+    if let Some((_, false)) = found.by_id {
+        return Decision::Taken;
+    }
+    match (
+        found.by_key,
+        found.by_id.map(|(fingerprint, _)| fingerprint),
+    ) {
         (Some((keyed, _)), Some(_)) if keyed != id => Decision::Conflict { job: keyed },
         (Some((keyed, stored)), _) => {
             if stored.is_some() && stored == fingerprint {
@@ -63,6 +90,28 @@ mod tests {
     const B: Fingerprint = Fingerprint([2; 16]);
 
     #[test]
+    fn an_id_of_another_callers_job_is_taken() {
+        let found = Found {
+            by_key: None,
+            by_id: Some((Some(A), false)),
+        };
+        assert_eq!(decide(JobId::new(), Some(A), found), Decision::Taken);
+    }
+
+    #[test]
+    fn keys_are_scoped_to_their_caller() {
+        let a = Caller::new("a");
+        assert_ne!(scoped_key(Some(&a), "k"), scoped_key(None, "k"));
+        assert_ne!(
+            scoped_key(Some(&a), "k"),
+            scoped_key(Some(&Caller::new("b")), "k")
+        );
+        assert_eq!(scoped_key(None, "k"), "-:k");
+        let scoped = scoped_key(Some(&Caller::new("tenant\nwith:odd name")), "k");
+        assert!(scoped.ends_with(":k") && scoped.len() == 34 && !scoped.contains('\n'));
+    }
+
+    #[test]
     fn a_key_finds_its_job_if_the_request_matches() {
         let (id, other) = (JobId::new(), JobId::new());
         let found = Found {
@@ -87,7 +136,7 @@ mod tests {
         let id = JobId::new();
         let found = Found {
             by_key: None,
-            by_id: Some(Some(A)),
+            by_id: Some((Some(A), true)),
         };
         assert_eq!(
             decide(id, Some(A), found),
@@ -103,7 +152,7 @@ mod tests {
         let (id, other) = (JobId::new(), JobId::new());
         let found = Found {
             by_key: Some((other, Some(A))),
-            by_id: Some(Some(A)),
+            by_id: Some((Some(A), true)),
         };
         assert_eq!(
             decide(id, Some(A), found),
@@ -116,7 +165,7 @@ mod tests {
         let id = JobId::new();
         let unkeyed = Found {
             by_key: None,
-            by_id: Some(None),
+            by_id: Some((None, true)),
         };
         assert_eq!(
             decide(id, None, unkeyed),
@@ -128,7 +177,7 @@ mod tests {
         assert_eq!(decide(id, Some(A), unkeyed), Decision::Conflict { job: id });
         let keyed = Found {
             by_key: None,
-            by_id: Some(Some(A)),
+            by_id: Some((Some(A), true)),
         };
         assert_eq!(decide(id, None, keyed), Decision::Conflict { job: id });
     }

@@ -2,6 +2,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::caller::Caller;
 use crate::job::{Attempt, Fingerprint, JobId, JobInput, Next};
 
 /// A job to store, as the HTTP layer (or code) submits it.
@@ -18,6 +19,9 @@ pub struct NewJob {
     /// What makes a repeat of this request find this job; `None` when the
     /// client named neither a key nor an id.
     pub idempotency: Option<Idempotency>,
+    /// Who submitted it: only this caller reads the job, and its keys are
+    /// this caller's own.
+    pub caller: Option<Caller>,
 }
 
 /// How a repeated request finds the job it repeats.
@@ -149,6 +153,8 @@ pub struct ClaimedJob {
     pub max_retries: u32,
     /// What the handler runs with.
     pub input: Arc<JobInput>,
+    /// Who submitted it.
+    pub caller: Option<Caller>,
     /// The lease under which the worker runs it.
     pub lease: Lease,
 }

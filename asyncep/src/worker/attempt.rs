@@ -55,6 +55,7 @@ async fn execute(
         job_name: endpoint.job,
         attempt: job.attempt,
         fencing_token: job.lease.token,
+        caller: job.caller.clone(),
         cancellation: cancellation.clone(),
         states: context.states.clone(),
     };

@@ -31,6 +31,7 @@ async fn echo(ctx: AsyncContext<Echo>) -> Result<Value, String> {
         "jobName": ctx.job_name,
         "attempt": ctx.attempt,
         "fencingToken": ctx.fencing_token(),
+        "caller": ctx.caller().map(|caller| caller.to_string()),
     }))
 }
 

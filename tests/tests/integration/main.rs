@@ -2,6 +2,7 @@
 //! loopback, for every line of the HTTP contract, on every store; and the
 //! store conformance suite.
 
+mod callers;
 mod endpoints;
 mod failures;
 mod faults;

@@ -68,6 +68,7 @@ async fn submit(store: &RedisStore, count: usize) -> Vec<JobId> {
                 max_retries: 5,
                 input: JobInput::default(),
                 idempotency: None,
+                caller: None,
             })
             .await
             .unwrap();

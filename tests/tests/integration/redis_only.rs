@@ -162,6 +162,7 @@ fn the_wake_up_listener_outlives_the_runtime_that_started_it() {
                 max_retries: 0,
                 input: Default::default(),
                 idempotency: None,
+                caller: None,
             })
             .await
             .unwrap();

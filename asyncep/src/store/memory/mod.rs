@@ -136,6 +136,7 @@ impl JobStore for MemoryStore {
             }
             Admission::Existing(job) => Ok(Created::Existing(job)),
             Admission::Conflict(existing) => Err(StoreError::IdempotencyConflict { existing }),
+            Admission::Taken => Err(StoreError::IdTaken),
             Admission::Full => Err(StoreError::Full {
                 retry_after: FULL_RETRY_AFTER,
             }),
@@ -229,6 +230,7 @@ mod tests {
                 key: Some(key.to_owned()),
                 fingerprint: Fingerprint([1; 16]),
             }),
+            caller: None,
         }
     }
 

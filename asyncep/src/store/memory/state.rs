@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::Mono;
+use crate::caller::Caller;
 use crate::job::{
     Applied, Attempt, End, ErrorInfo, Event, Fingerprint, Job, JobId, JobInput, Lifecycle,
     Placement, RawJson, Timestamp,
@@ -60,6 +61,7 @@ pub(super) struct Record {
     name: Cow<'static, str>,
     life: Lifecycle,
     input: Arc<JobInput>,
+    caller: Option<Caller>,
     history: Option<Box<History>>,
     idempotency: Option<Box<Keys>>,
 }
@@ -95,6 +97,7 @@ impl Record {
             result: history.and_then(|h| h.result.clone()),
             error: history.and_then(|h| h.error.clone()),
             attempts: history.map(|h| h.attempts.clone()).unwrap_or_default(),
+            caller: self.caller.clone(),
         }
     }
 
@@ -110,6 +113,7 @@ impl Record {
             retry_count: self.life.retry_count,
             max_retries: self.life.max_retries,
             input: self.input.clone(),
+            caller: self.caller.clone(),
             lease: Lease {
                 job_id: id,
                 token: self.life.token,
@@ -124,6 +128,7 @@ pub(super) enum Admission {
     New(Job),
     Existing(Job),
     Conflict(JobId),
+    Taken,
     Full,
 }
 
@@ -152,21 +157,30 @@ impl State {
     ) -> Admission {
         self.purge(mono);
         let fingerprint = new.idempotency.as_ref().map(|i| i.fingerprint);
-        let key = new.idempotency.as_ref().and_then(|i| i.key.as_deref());
+        let key = new
+            .idempotency
+            .as_ref()
+            .and_then(|i| i.key.as_deref())
+            .map(|key| repeat::scoped_key(new.caller.as_ref(), key));
         let found = Found {
             by_key: key
+                .as_ref()
                 .and_then(|key| self.keys.get(key))
                 .map(|id| (*id, self.jobs[id].fingerprint())),
-            by_id: self.jobs.get(&new.id).map(Record::fingerprint),
+            by_id: self
+                .jobs
+                .get(&new.id)
+                .map(|record| (record.fingerprint(), record.caller == new.caller)),
         };
         match repeat::decide(new.id, fingerprint, found) {
             Decision::Conflict { job } => Admission::Conflict(job),
+            Decision::Taken => Admission::Taken,
             Decision::Existing { job, record_key } => {
                 if let (true, Some(key)) = (record_key, key) {
-                    self.keys.insert(key.to_owned(), job);
+                    self.keys.insert(key.clone(), job);
                     if let Some(keys) = self.jobs.get_mut(&job).and_then(|r| r.idempotency.as_mut())
                     {
-                        keys.keys.push(key.to_owned());
+                        keys.keys.push(key);
                     }
                 }
                 Admission::Existing(self.jobs[&job].job(job))
@@ -174,12 +188,12 @@ impl State {
             Decision::Create if self.jobs.len() >= capacity => Admission::Full,
             Decision::Create => {
                 let idempotency = new.idempotency.map(|i| {
-                    if let Some(key) = &i.key {
+                    if let Some(key) = &key {
                         self.keys.insert(key.clone(), new.id);
                     }
                     Box::new(Keys {
                         fingerprint: i.fingerprint,
-                        keys: i.key.into_iter().collect(),
+                        keys: key.into_iter().collect(),
                     })
                 });
                 self.enqueue(new.name.clone(), new.id);
@@ -187,6 +201,7 @@ impl State {
                     name: new.name,
                     life: Lifecycle::queued(new.max_retries, now),
                     input: Arc::new(new.input),
+                    caller: new.caller,
                     history: None,
                     idempotency,
                 };

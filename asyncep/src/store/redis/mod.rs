@@ -21,7 +21,8 @@ pub use self::builder::RedisStoreBuilder;
 use self::keys::Keys;
 use self::listener::Listener;
 use self::record::{StoredRun, decode_job};
-use self::reply::{claimed_job, micros, millis, text};
+use self::reply::{claimed_job, encode_caller, micros, millis, text};
+use super::repeat::scoped_key;
 use super::{
     ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
     Retention, StoreError,
@@ -150,12 +151,16 @@ impl JobStore for RedisStore {
         let fingerprint = idempotency
             .map(|i| i.fingerprint.to_hex())
             .unwrap_or_default();
-        let key = idempotency.and_then(|i| i.key.clone()).unwrap_or_default();
+        let key = idempotency
+            .and_then(|i| i.key.as_deref())
+            .map(|key| scoped_key(job.caller.as_ref(), key))
+            .unwrap_or_default();
         let key_name = if key.is_empty() {
             keys.job(job.id)
         } else {
             keys.idempotency_key(&key)
         };
+        let caller = encode_caller(job.caller.as_ref());
         let (job_key, queue, id) = (keys.job(job.id), keys.queue(&job.name), job.id.to_string());
         let (outcome, id, created_at): (u8, String, Option<String>) = self
             .invoke(|_| {
@@ -171,10 +176,14 @@ impl JobStore for RedisStore {
                     .arg(&fingerprint)
                     .arg(&key)
                     .arg(keys.prefix())
-                    .arg(keys.wake());
+                    .arg(keys.wake())
+                    .arg(&caller);
                 invocation
             })
             .await?;
+        if outcome == 3 {
+            return Err(StoreError::IdTaken);
+        }
         let id: JobId = id
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("`{id}` is not a job id")))?;
@@ -183,12 +192,9 @@ impl JobStore for RedisStore {
                 let created_at = created_at
                     .and_then(|at| at.parse().ok())
                     .map_or_else(Timestamp::now, Timestamp::from_micros);
-                Ok(Created::New(Job::queued(
-                    id,
-                    job.name,
-                    job.max_retries,
-                    created_at,
-                )))
+                let mut created = Job::queued(id, job.name, job.max_retries, created_at);
+                created.caller = job.caller;
+                Ok(Created::New(created))
             }
             1 => match self.get(id).await? {
                 Some(existing) => Ok(Created::Existing(existing)),

@@ -128,6 +128,7 @@ pub(crate) fn decode_job(
         result,
         error,
         attempts,
+        caller: text("cr").and_then(super::reply::decode_caller),
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 
 use super::{Inner, UNAVAILABLE_RETRY_AFTER};
+use crate::caller::Caller;
 use crate::job::JobId;
 use crate::store::{ClaimedJob, Lease, StoreError};
 
@@ -77,10 +78,21 @@ pub(super) fn claimed_job(fields: &[Value]) -> Result<ClaimedJob, StoreError> {
         retry_count: number(3)? as u32,
         max_retries: number(4)? as u32,
         input: Arc::new(input),
+        caller: decode_caller(&field(8)),
         lease: Lease {
             job_id: id,
             token: number(1)?,
             ttl: Duration::from_micros(number(7)?),
         },
     })
+}
+
+/// The caller as the job hash keeps it: `''` for none, `=name` for one.
+pub(super) fn encode_caller(caller: Option<&Caller>) -> String {
+    caller.map_or_else(String::new, |caller| format!("={caller}"))
+}
+
+/// The caller from the job hash's `cr` field.
+pub(super) fn decode_caller(field: &str) -> Option<Caller> {
+    field.strip_prefix('=').map(Caller::new)
 }

@@ -7,13 +7,13 @@
 -- ARGV: 1 lease (us), 2 prefix, 3 limit, 4 wake channel, 5 claim id,
 --       6 '1' for a repeat, 7 ms to keep a failed job
 -- Returns {next_due_in_us or '', {vanished ids}, job, job, ...} where a job
--- is {id, token, name, retry_count, max_retries, input, attempts_so_far, lease_left_us}.
+-- is {id, token, name, retry_count, max_retries, input, attempts_so_far, lease_left_us, caller}.
 local now = now_us()
 local prefix = ARGV[2]
 
--- The reply for one job, from its fields {n, rc, mr, in, ac}.
+-- The reply for one job, from its fields {n, rc, mr, in, ac, sa, cr}.
 local function taken(id, token, f, left)
-  return {id, token, f[1], f[2] or '0', f[3], f[4], f[5] or '0', left}
+  return {id, token, f[1], f[2] or '0', f[3], f[4], f[5] or '0', left, f[7] or ''}
 end
 
 if ARGV[6] == '1' then
@@ -21,9 +21,9 @@ if ARGV[6] == '1' then
   local running = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
   for i = 1, #running, 2 do
     local id = running[i]
-    local f = redis.call('HMGET', prefix .. ':job:' .. id, 'n', 'rc', 'mr', 'in', 'ac', 't', 's', 'ci')
-    if f[8] == ARGV[5] and f[7] == 'InProgress' then
-      reply[#reply + 1] = taken(id, f[6], f, math.max(0, tonumber(running[i + 1]) - now))
+    local f = redis.call('HMGET', prefix .. ':job:' .. id, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr', 't', 's', 'ci')
+    if f[10] == ARGV[5] and f[9] == 'InProgress' then
+      reply[#reply + 1] = taken(id, f[8], f, math.max(0, tonumber(running[i + 1]) - now))
     end
   end
   if #reply > 2 then
@@ -77,7 +77,7 @@ while claimed < limit do
   end
   redis.call('ZREM', best_queue, best_id)
   local job = prefix .. ':job:' .. best_id
-  local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa')
+  local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr')
   if not f[1] then
     -- The hash is gone while its id was queued: evicted by a Redis whose
     -- maxmemory-policy is not noeviction. Reported to the caller.

@@ -2,11 +2,16 @@
 -- store/repeat.rs).
 -- KEYS: 1 job hash, 2 ready queue of the name, 3 idempotency key (or the job hash when none)
 -- ARGV: 1 id, 2 name, 3 max retries, 4 input JSON, 5 fingerprint ('' = none),
---       6 idempotency key ('' = none), 7 prefix, 8 wake channel
+--       6 the key as filed, scoped to the caller ('' = none), 7 prefix,
+--       8 wake channel, 9 the caller ('' = none, else '=' and its name)
 -- Returns {0, id, created_at} for a new job, {1, id, ''} for a repeat,
--- {2, id, ''} for a key or id used by another request.
-local id, fingerprint, key, prefix = ARGV[1], ARGV[5], ARGV[6], ARGV[7]
+-- {2, id, ''} for a key or id used by another request, {3, '', ''} for an
+-- id that belongs to another caller's job.
+local id, fingerprint, key, prefix, caller = ARGV[1], ARGV[5], ARGV[6], ARGV[7], ARGV[9]
 local id_exists = redis.call('EXISTS', KEYS[1]) == 1
+if id_exists and (redis.call('HGET', KEYS[1], 'cr') or '') ~= caller then
+  return {3, '', ''}
+end
 
 if key ~= '' then
   local keyed = redis.call('GET', KEYS[3])
@@ -51,7 +56,7 @@ end
 
 local now = num(now_us())
 redis.call('HSET', KEYS[1], 'n', ARGV[2], 's', 'Queued', 'rc', '0', 'mr', ARGV[3], 'ca', now, 'lu', now,
-  'in', ARGV[4], 'fp', fingerprint, 'k', key, 't', '0', 'ac', '0')
+  'in', ARGV[4], 'fp', fingerprint, 'k', key, 't', '0', 'ac', '0', 'cr', caller)
 redis.call('ZADD', KEYS[2], now, id)
 if key ~= '' then
   redis.call('SET', KEYS[3], id)
