@@ -212,15 +212,28 @@ impl Problem {
         .retry_after(retry_after)
     }
 
-    pub(crate) fn store_outcome_unknown(retry_after: Duration, location: &str) -> Self {
+    /// The store did not confirm the job `location` names. With a key or a
+    /// client-chosen id, repeating the request is safe; without one, the
+    /// client must look first.
+    pub(crate) fn store_outcome_unknown(
+        retry_after: Duration,
+        location: &str,
+        keyed: bool,
+    ) -> Self {
+        let advice = if keyed {
+            "repeating the request with the same `Idempotency-Key` or `X-Async-Request-Id` \
+             never creates a second job"
+        } else {
+            "if it answers 404 a few seconds from now, the job was not stored and the request \
+             can be sent again (an `Idempotency-Key` would make repeating it always safe)"
+        };
         Self::typed(
             StatusCode::SERVICE_UNAVAILABLE,
             "store-outcome-unknown",
             "The job store did not confirm the job",
             format!(
                 "the job store did not answer in time, so the job may or may not be stored; \
-                 `GET {location}` tells, and repeating the request with the same \
-                 `Idempotency-Key` or `X-Async-Request-Id` never creates a second job"
+                 `GET {location}` tells, and {advice}"
             ),
         )
         .retry_after(retry_after)

@@ -43,6 +43,7 @@ macro_rules! store_conformance {
             a_finish_repeated_after_a_lost_reply_is_recorded_once,
             a_claim_recovers_expired_leases_itself, a_claim_takes_a_batch_up_to_its_limit,
             keys_belong_to_their_caller, an_id_of_another_callers_job_is_taken,
+            a_repeated_claim_never_returns_an_expired_lease,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -739,4 +740,32 @@ pub async fn an_id_of_another_callers_job_is_taken(store: Arc<dyn JobStore>) {
         store.create(as_caller("owner")).await.unwrap(),
         Created::Existing(job) if job.id == id
     ));
+}
+
+/// A claim repeated after its lease ran out does not hand the dead lease
+/// out again: the job goes through recovery, to a new claim with a new
+/// token.
+pub async fn a_repeated_claim_never_returns_an_expired_lease(store: Arc<dyn JobStore>) {
+    let name = unique("repeat-expired");
+    let id = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let mut request = request(&names, Duration::from_millis(50), 1);
+    let first = store.claim(&request).await.unwrap().jobs;
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    request.repeat = true;
+    request.lease = LEASE;
+    let again = store.claim(&request).await.unwrap().jobs;
+    for job in &again {
+        assert!(
+            job.lease.token > first[0].lease.token,
+            "the expired lease (token {}) was handed out again",
+            first[0].lease.token
+        );
+        assert_eq!(
+            (job.id, job.attempt),
+            (id, 2),
+            "a new claim, after recovery"
+        );
+    }
 }

@@ -156,3 +156,78 @@ impl Drop for OwnRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A TCP proxy on loopback in front of a server, that can lose a reply:
+/// armed, it forwards the client's next request, lets the server carry it
+/// out, and closes the connection before the answer reaches the client (a
+/// network fault between the two, not a fake server).
+#[derive(Debug)]
+pub struct LossyProxy {
+    /// The port it listens on.
+    pub port: u16,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LossyProxy {
+    /// Starts a proxy to `target` (`host:port`).
+    pub async fn start(target: String) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let port = listener.local_addr().expect("an address").port();
+        let armed = std::sync::Arc::new(AtomicBool::new(false));
+        let shared = armed.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let armed = shared.clone();
+                tokio::spawn(async move {
+                    let (mut up, mut down) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+                    loop {
+                        tokio::select! {
+                            read = client.read(&mut up) => {
+                                let Ok(n @ 1..) = read else { return };
+                                if server.write_all(&up[..n]).await.is_err() {
+                                    return;
+                                }
+                                if armed.swap(false, Ordering::AcqRel) {
+                                    // The server runs it; its answer is lost.
+                                    tokio::time::sleep(Duration::from_millis(200)).await;
+                                    return;
+                                }
+                            }
+                            read = server.read(&mut down) => {
+                                let Ok(n @ 1..) = read else { return };
+                                if client.write_all(&down[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, armed, task }
+    }
+
+    /// Loses the answer to the next request that passes.
+    pub fn lose_next_reply(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the armed loss has happened.
+    pub fn lost(&self) -> bool {
+        !self.armed.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for LossyProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -112,7 +112,7 @@ async fn accept(
             StoreError::OutcomeUnknown { retry_after, .. } => {
                 warn!(%error, "the store did not confirm the job");
                 let mut response =
-                    Problem::store_outcome_unknown(retry_after, &location).into_response();
+                    Problem::store_outcome_unknown(retry_after, &location, keyed).into_response();
                 if let Ok(location) = HeaderValue::try_from(location.as_str()) {
                     response.headers_mut().insert(header::LOCATION, location);
                 }

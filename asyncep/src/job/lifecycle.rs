@@ -25,6 +25,14 @@ pub fn lost_too_often() -> ErrorInfo {
     )
 }
 
+/// The error a job fails with when its last attempt recorded none.
+pub fn failure_of(attempt: &Attempt) -> ErrorInfo {
+    attempt
+        .error
+        .clone()
+        .unwrap_or_else(|| ErrorInfo::new(ErrorInfo::HANDLER_ERROR, "the attempt failed"))
+}
+
 /// What happens to a job after an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
@@ -240,10 +248,7 @@ impl Lifecycle {
             Next::Fail => {
                 self.status = JobStatus::Failed;
                 self.completed_at = Some(now);
-                let error = attempt.error.clone().unwrap_or_else(|| {
-                    ErrorInfo::new(ErrorInfo::HANDLER_ERROR, "the attempt failed")
-                });
-                (Placement::Finished, Some(End::Failed(error)))
+                (Placement::Finished, Some(End::Failed(failure_of(&attempt))))
             }
             Next::Retry { after } => {
                 self.status = JobStatus::Scheduled;

@@ -15,7 +15,7 @@ pub use id::JobId;
 pub use input::{Fingerprint, JobInput};
 pub use lifecycle::{
     Applied, End, Event, LEASE_EXPIRED, Lifecycle, MAX_LOST_LEASES, Next, Placement, Refusal, Step,
-    lost_too_often,
+    failure_of, lost_too_often,
 };
 pub use status::{AttemptStatus, JobStatus};
 pub use time::Timestamp;

@@ -100,12 +100,17 @@ impl Runtime {
 
     /// Adds the routes only: this process accepts jobs and shows them, and
     /// never runs one. Fails when the store keeps its jobs in this process,
-    /// where no worker of another process could run them.
+    /// where no worker of another process could run them. Inside a Tokio
+    /// runtime, the store's start-up checks run in the background (an
+    /// error is logged); await [`start`](Self::start) first to fail on them.
     pub fn api(&self, router: Router) -> Result<Router, ConfigError> {
         if !self.inner.store.is_shared() {
             return Err(ConfigError::NoWorkerCanRun {
                 why: "`Runtime::api` serves jobs that this process never runs",
             });
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.start_store();
         }
         Ok(router.merge(self.inner.routes.clone()))
     }
@@ -114,14 +119,19 @@ impl Runtime {
     /// the store's listeners: an error of the store is logged, and the
     /// workers keep trying to reach it. Calling it again does nothing.
     pub fn start_workers(&self) {
+        self.start_store();
+        self.inner.workers.start();
+    }
+
+    /// Starts the store in the background, logging what fails.
+    fn start_store(&self) {
         let store = self.inner.store.clone();
         let setting = self.inner.store_setting;
         tokio::spawn(async move {
             if let Err(error) = store.start().await {
-                error!(%error, setting, "the job store could not be started; workers will keep trying");
+                error!(%error, setting, "the job store could not be started; asyncep keeps trying to reach it");
             }
         });
-        self.inner.workers.start();
     }
 
     /// Starts the store and the workers, and runs until

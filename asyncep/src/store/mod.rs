@@ -18,6 +18,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 #[cfg(feature = "redis")]
+pub(crate) use self::redis::from_env as redis_from_env;
+#[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
 pub use crate::job::MAX_LOST_LEASES;
 pub use error::StoreError;
@@ -30,26 +32,6 @@ pub use types::{
 pub(crate) use url::redact_url;
 
 use crate::job::{Job, JobId};
-
-/// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
-#[cfg(feature = "redis")]
-pub(crate) fn redis_from_env(
-    url: &str,
-    prefix: Option<&str>,
-    retention: Retention,
-) -> Result<std::sync::Arc<dyn JobStore>, String> {
-    let mut builder = RedisStore::builder(url).retention(retention);
-    if let Some(prefix) = prefix {
-        builder = builder.prefix(prefix);
-    }
-    match builder.build() {
-        Ok(store) => Ok(std::sync::Arc::new(store)),
-        Err(error) => Err(format!(
-            "`{}` is not a valid Redis URL: {error}",
-            redact_url(url)
-        )),
-    }
-}
 
 /// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
 #[cfg(not(feature = "redis"))]

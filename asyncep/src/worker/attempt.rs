@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::lease::{Heartbeat, KeptLease};
@@ -46,7 +47,15 @@ async fn execute(
         // a store bug; hand the job back rather than fail it.
         error!("claimed a job this process has no handler for; handing it back");
         let attempt = interrupted(Timestamp::now(), "no handler in this process");
-        finish(context, &job.lease, &kept, attempt, Next::Requeue).await;
+        finish(
+            context,
+            &job.lease,
+            &kept,
+            &signals.abort,
+            attempt,
+            Next::Requeue,
+        )
+        .await;
         return;
     };
     let run = Run {
@@ -131,7 +140,7 @@ async fn execute(
         result,
         error,
     };
-    finish(context, &job.lease, &kept, attempt, next).await;
+    finish(context, &job.lease, &kept, &signals.abort, attempt, next).await;
 }
 
 enum Ended {
@@ -159,6 +168,7 @@ async fn finish(
     context: &WorkerContext,
     lease: &Lease,
     kept: &KeptLease<'_>,
+    abort: &CancellationToken,
     attempt: Attempt,
     next: Next,
 ) {
@@ -175,13 +185,24 @@ async fn finish(
                 warn!(%error, "the attempt's outcome was refused: the lease was lost before it was recorded");
                 return;
             }
-            Err(error) => error,
+            Err(error) if error.is_transient() => error,
+            Err(error) => {
+                // Not a blink of the store: trying again would hold the
+                // lease (and this worker) forever. Let the lease run out;
+                // recovery gives the job to the next claim.
+                error!(%error, "the attempt's outcome cannot be recorded; letting its lease run out");
+                return;
+            }
         };
         warn!(%error, retry_in = ?pause, "could not record the attempt; trying again under the live lease");
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
             () = kept.lost().cancelled() => {
                 error!("the lease was lost before the attempt could be recorded; the job will run again");
+                return;
+            }
+            () = abort.cancelled() => {
+                error!("the shutdown grace ran out before the attempt could be recorded; the job will run again");
                 return;
             }
         }

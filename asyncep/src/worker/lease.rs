@@ -6,9 +6,11 @@
 //! lease on a beat, so a job costs no task spawn and no wake-up: a job that
 //! ends before its first renewal is never seen by the heartbeat at all.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -127,7 +129,17 @@ async fn beat(store: Arc<dyn JobStore>, period: Duration, current: Arc<Mutex<Opt
             }
             (held.lease.clone(), held.deadline)
         };
-        let renewed = tokio::time::timeout_at(deadline, store.renew(&lease, period)).await;
+        // A panic in the store's renew (a bug) must not end the heartbeat:
+        // it counts as a failed renewal.
+        let renewal = AssertUnwindSafe(store.renew(&lease, period)).catch_unwind();
+        let renewed = match tokio::time::timeout_at(deadline, renewal).await {
+            Ok(Ok(renewed)) => Ok(renewed),
+            Ok(Err(panic)) => Ok(Err(StoreError::Corrupt(format!(
+                "the store's renew panicked: {}",
+                super::attempt::panic_message(&*panic)
+            )))),
+            Err(elapsed) => Err(elapsed),
+        };
         let mut guard = lock(&current);
         let Some(held) = guard
             .as_mut()

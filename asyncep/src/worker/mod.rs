@@ -182,6 +182,13 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
                     }
                 }
                 for job in claimed.jobs {
+                    if sent + job.lease.ttl <= Instant::now() {
+                        // Its lease ran out before the handler could start
+                        // (a slow answer, or a repeated claim): recovery
+                        // gives the job to the next claim.
+                        warn!(job.id = %job.id, "not starting a job whose lease already ran out");
+                        continue;
+                    }
                     attempt::run(&context, &heartbeat, job, sent, &signals).await;
                 }
             }

@@ -188,3 +188,103 @@ async fn a_redis_that_may_evict_jobs_is_refused_at_start() {
     );
     assert!(error.to_string().contains("noeviction"), "{error}");
 }
+
+/// A store talking to Redis through a proxy that can lose a reply.
+async fn through_a_lossy_proxy() -> Option<(asyncep_tests::services::LossyProxy, RedisStore)> {
+    asyncep_tests::services::redis_store()?;
+    let target = asyncep_tests::services::redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy = asyncep_tests::services::LossyProxy::start(target).await;
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{}", proxy.port))
+        .prefix(format!("lossy-{}", uuid::Uuid::new_v4()))
+        .response_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    asyncep::store::JobStore::start(&store).await.unwrap();
+    Some((proxy, store))
+}
+
+fn plain_job(name: &str) -> asyncep::store::NewJob {
+    asyncep::store::NewJob {
+        id: asyncep::JobId::new(),
+        name: name.to_owned().into(),
+        max_retries: 0,
+        input: Default::default(),
+        idempotency: None,
+        caller: None,
+    }
+}
+
+fn claim_request(name: &str) -> asyncep::store::ClaimRequest {
+    asyncep::store::ClaimRequest {
+        names: asyncep::store::JobNames::new([name.to_owned().into()]),
+        lease: Duration::from_secs(60),
+        limit: 1,
+        id: asyncep::store::ClaimId::new(),
+        repeat: false,
+    }
+}
+
+/// A create whose reply is lost on the wire (Redis ran it; the connection
+/// broke before the answer came back) is repeated by the store and finds
+/// the job it made: one job, not two.
+#[tokio::test]
+async fn a_create_whose_reply_is_lost_makes_one_job() {
+    use asyncep::store::{Created, JobStore};
+    let Some((proxy, store)) = through_a_lossy_proxy().await else {
+        return;
+    };
+    let name = format!("lossy-create-{}", uuid::Uuid::new_v4());
+    store.create(plain_job(&name)).await.unwrap(); // scripts loaded
+    let job = plain_job(&name);
+    proxy.lose_next_reply();
+    let created = store.create(job.clone()).await;
+    assert!(proxy.lost(), "the reply was lost");
+    match created {
+        Ok(Created::Existing(found)) => assert_eq!(found.id, job.id),
+        Ok(Created::New(_)) => panic!("the create ran twice"),
+        Err(error) => panic!("the store's repeat did not find its job: {error}"),
+    }
+    let request = claim_request(&name);
+    let mut jobs = 0;
+    while !store.claim(&request).await.unwrap().jobs.is_empty() {
+        jobs += 1;
+    }
+    assert_eq!(jobs, 2, "the warm-up job and the one lost-reply job");
+}
+
+/// A claim whose reply is lost is repeated by the store as a repeat: it
+/// gets the job the first run took, under its token, and no job is
+/// orphaned.
+#[tokio::test]
+async fn a_claim_whose_reply_is_lost_orphans_no_job() {
+    use asyncep::store::JobStore;
+    let Some((proxy, store)) = through_a_lossy_proxy().await else {
+        return;
+    };
+    let name = format!("lossy-claim-{}", uuid::Uuid::new_v4());
+    let first = plain_job(&name);
+    store.create(first.clone()).await.unwrap();
+    store.create(plain_job(&name)).await.unwrap();
+    let request = claim_request(&name);
+    proxy.lose_next_reply();
+    let claimed = store.claim(&request).await;
+    assert!(proxy.lost(), "the reply was lost");
+    let claimed = claimed.expect("the repeat found the claim's job").jobs;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, first.id, "the job the lost claim took");
+    let job = store.get(first.id).await.unwrap().unwrap();
+    assert_eq!(job.status, asyncep::JobStatus::InProgress);
+    let next = store.claim(&claim_request(&name)).await.unwrap().jobs;
+    assert_eq!(next.len(), 1, "the second job is still there");
+    assert!(
+        store
+            .claim(&claim_request(&name))
+            .await
+            .unwrap()
+            .jobs
+            .is_empty()
+    );
+}

@@ -274,7 +274,8 @@ impl State {
         let mut jobs: Vec<ClaimedJob> = self
             .running
             .iter()
-            .filter(|(_, running)| running.claim == claim)
+            // Only leases that still hold: an expired one belongs to recovery.
+            .filter(|(_, running)| running.claim == claim && running.deadline > now)
             .map(|(id, running)| self.jobs[id].claimed(*id, running.deadline.since(now)))
             .collect();
         jobs.sort_by_key(|job| job.lease.token);

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 use super::keys::Keys;
 use super::listener::Listener;
 use super::{Inner, RedisStore};
-use crate::store::Retention;
+use crate::store::{JobStore, Retention, redact_url};
 
 /// Builds a [`RedisStore`].
 #[derive(Debug, Clone)]
@@ -74,5 +74,25 @@ impl RedisStoreBuilder {
                 listener,
             }),
         })
+    }
+}
+
+/// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built
+/// (the message masks the URL's password). Nothing connects yet.
+pub(crate) fn from_env(
+    url: &str,
+    prefix: Option<&str>,
+    retention: Retention,
+) -> Result<Arc<dyn JobStore>, String> {
+    let mut builder = RedisStore::builder(url).retention(retention);
+    if let Some(prefix) = prefix {
+        builder = builder.prefix(prefix);
+    }
+    match builder.build() {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(error) => Err(format!(
+            "`{}` is not a valid Redis URL: {error}",
+            redact_url(url)
+        )),
     }
 }

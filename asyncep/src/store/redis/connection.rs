@@ -2,7 +2,7 @@
 //! running a script with one repeat after a lost reply.
 
 use redis::aio::ConnectionManager;
-use redis::{ErrorKind, RedisError, ServerErrorKind};
+use redis::{ErrorKind, RedisError};
 use tracing::{debug, warn};
 
 use super::{RedisStore, UNAVAILABLE_RETRY_AFTER};
@@ -52,7 +52,9 @@ impl RedisStore {
             .await;
         let config = match config {
             Ok(config) => config,
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::ResponseError) => {
+            // CONFIG refused (disabled, or an ACL without it, as on managed
+            // Redis): warn, and trust the operator.
+            Err(error) if matches!(error.kind(), ErrorKind::Server(_)) => {
                 warn!(%error, "cannot read the Redis eviction policy (CONFIG is disabled?); \
                       make sure maxmemory-policy is noeviction, or jobs may vanish");
                 return Ok(());
@@ -93,12 +95,18 @@ impl RedisStore {
         match script(false).invoke_async(&mut connection).await {
             Ok(value) => Ok(value),
             Err(error) => match self.inner.error(error) {
-                StoreError::OutcomeUnknown { .. } => {
+                unknown @ StoreError::OutcomeUnknown { .. } => {
                     debug!("a Redis reply was lost; repeating the script");
-                    script(true)
-                        .invoke_async(&mut connection)
-                        .await
-                        .map_err(|e| self.inner.error(e))
+                    match script(true).invoke_async(&mut connection).await {
+                        Ok(value) => Ok(value),
+                        // The first run may have been carried out: whatever
+                        // stopped the second (a refused connection, say), the
+                        // outcome stays unknown.
+                        Err(error) => match self.inner.error(error) {
+                            corrupt @ StoreError::Corrupt(_) => Err(corrupt),
+                            _ => Err(unknown),
+                        },
+                    }
                 }
                 error => Err(error),
             },

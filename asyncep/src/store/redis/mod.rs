@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 use tracing::error;
 
 pub use self::builder::RedisStoreBuilder;
+pub(crate) use self::builder::from_env;
 use self::keys::Keys;
 use self::listener::Listener;
 use self::record::{StoredRun, decode_job};
@@ -27,7 +28,7 @@ use super::{
     ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
     Retention, StoreError,
 };
-use crate::job::{Job, JobId, Next, Timestamp};
+use crate::job::{Job, JobId, Next, Timestamp, failure_of};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
@@ -111,6 +112,16 @@ impl RedisStore {
     /// The key prefix, with its hash tag.
     pub fn prefix(&self) -> &str {
         self.inner.keys.prefix()
+    }
+}
+
+/// Logs jobs whose data is gone while their id was queued or running.
+fn report_vanished(ids: &[String]) {
+    for id in ids {
+        error!(
+            job.id = %id,
+            "a job's data is gone from Redis (evicted? check maxmemory-policy); it cannot run"
+        );
     }
 }
 
@@ -257,12 +268,7 @@ impl JobStore for RedisStore {
             .and_then(|due| due.parse().ok())
             .map(Duration::from_micros);
         if let Some(Value::Array(vanished)) = reply.next() {
-            for id in vanished.iter().filter_map(text) {
-                error!(
-                    job.id = %id,
-                    "a queued job's data is gone from Redis (evicted? check maxmemory-policy); it cannot run"
-                );
-            }
+            report_vanished(&vanished.iter().filter_map(text).collect::<Vec<_>>());
         }
         let mut jobs = reply
             .map(|job| match job {
@@ -310,9 +316,15 @@ impl JobStore for RedisStore {
             .as_ref()
             .map(|r| r.get().to_owned())
             .unwrap_or_default();
-        let error = match &attempt.error {
+        let error = match (&attempt.error, next) {
+            (Some(error), _) => Some(error.clone()),
+            // The job's error when it fails, as Lifecycle::apply writes it.
+            (None, Next::Fail) => Some(failure_of(&attempt)),
+            (None, _) => None,
+        };
+        let error = match error {
             Some(error) => {
-                serde_json::to_string(error).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                serde_json::to_string(&error).map_err(|e| StoreError::Corrupt(e.to_string()))?
             }
             None => String::new(),
         };
@@ -362,7 +374,7 @@ impl JobStore for RedisStore {
         let keys = &self.inner.keys;
         let running = keys.running();
         let failed_ms = millis(self.inner.retention.failed);
-        let ids: Vec<String> = self
+        let (recovered, vanished): (Vec<String>, Vec<String>) = self
             .invoke(|_| {
                 let mut invocation = scripts::RECOVER.prepare_invoke();
                 invocation
@@ -373,8 +385,9 @@ impl JobStore for RedisStore {
                 invocation
             })
             .await?;
+        report_vanished(&vanished);
         Ok(Maintenance {
-            recovered: ids.iter().filter_map(|id| id.parse().ok()).collect(),
+            recovered: recovered.iter().filter_map(|id| id.parse().ok()).collect(),
             // Redis drops finished jobs itself, when their keys expire.
             purged: 0,
         })

@@ -12,30 +12,36 @@ use crate::job::JobId;
 use crate::store::{ClaimedJob, Lease, StoreError};
 
 impl Inner {
-    /// What a Redis error means for the caller: nothing was sent, the
-    /// outcome is unknown, or the data is not asyncep's.
+    /// What a Redis error means for the caller.
     pub(super) fn error(&self, error: RedisError) -> StoreError {
-        let source = Box::new(error);
-        let error = source.as_ref();
-        if matches!(
-            error.kind(),
-            ErrorKind::Parse
-                | ErrorKind::UnexpectedReturnType
-                | ErrorKind::Server(ServerErrorKind::ResponseError)
-        ) {
-            StoreError::Corrupt(error.to_string())
-        } else if !error.is_connection_refusal()
-            && (error.is_timeout() || error.is_connection_dropped())
-        {
-            StoreError::OutcomeUnknown {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source,
-            }
-        } else {
-            StoreError::Unavailable {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source,
-            }
+        classify(error)
+    }
+}
+
+/// What a Redis error means for the caller: nothing was sent (refused, no
+/// connection), the outcome is unknown (the request may have run: a timeout
+/// or a connection dropped mid-request), or an answer asyncep did not write.
+pub(super) fn classify(error: RedisError) -> StoreError {
+    let source = Box::new(error);
+    let error = source.as_ref();
+    if matches!(
+        error.kind(),
+        ErrorKind::Parse
+            | ErrorKind::UnexpectedReturnType
+            | ErrorKind::Server(ServerErrorKind::ResponseError)
+    ) {
+        StoreError::Corrupt(error.to_string())
+    } else if !error.is_connection_refusal()
+        && (error.is_timeout() || error.is_connection_dropped())
+    {
+        StoreError::OutcomeUnknown {
+            retry_after: UNAVAILABLE_RETRY_AFTER,
+            source,
+        }
+    } else {
+        StoreError::Unavailable {
+            retry_after: UNAVAILABLE_RETRY_AFTER,
+            source,
         }
     }
 }
@@ -95,4 +101,35 @@ pub(super) fn encode_caller(caller: Option<&Caller>) -> String {
 /// The caller from the job hash's `cr` field.
 pub(super) fn decode_caller(field: &str) -> Option<Caller> {
     field.strip_prefix('=').map(Caller::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn io_error(kind: io::ErrorKind) -> RedisError {
+        RedisError::from(io::Error::new(kind, "test"))
+    }
+
+    #[test]
+    fn a_refusal_sent_nothing_and_a_drop_or_timeout_may_have_run() {
+        assert!(matches!(
+            classify(io_error(io::ErrorKind::ConnectionRefused)),
+            StoreError::Unavailable { .. }
+        ));
+        for kind in [
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+        ] {
+            assert!(
+                matches!(classify(io_error(kind)), StoreError::OutcomeUnknown { .. }),
+                "{kind:?}"
+            );
+        }
+        let answer = RedisError::from((ErrorKind::Server(ServerErrorKind::ResponseError), "ERR x"));
+        assert!(matches!(classify(answer), StoreError::Corrupt(_)));
+    }
 }

@@ -22,8 +22,10 @@ if ARGV[6] == '1' then
   for i = 1, #running, 2 do
     local id = running[i]
     local f = redis.call('HMGET', prefix .. ':job:' .. id, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr', 't', 's', 'ci')
-    if f[10] == ARGV[5] and f[9] == 'InProgress' then
-      reply[#reply + 1] = taken(id, f[8], f, math.max(0, tonumber(running[i + 1]) - now))
+    local left = tonumber(running[i + 1]) - now
+    -- Only leases that still hold: an expired one belongs to recovery.
+    if f[10] == ARGV[5] and f[9] == 'InProgress' and left > 0 then
+      reply[#reply + 1] = taken(id, f[8], f, left)
     end
   end
   if #reply > 2 then
@@ -31,7 +33,7 @@ if ARGV[6] == '1' then
   end
 end
 
-recover_expired(KEYS[1], prefix, ARGV[4], ARGV[7], now)
+local _, gone = recover_expired(KEYS[1], prefix, ARGV[4], ARGV[7], now)
 
 -- Due retries of the names asked join the end of their queues, earliest
 -- due first across the names (a microsecond apart, so the order is kept).
@@ -58,7 +60,7 @@ end
 
 local lease = tonumber(ARGV[1])
 local expires = num(now + lease)
-local reply = {'', {}}
+local reply = {'', gone}
 local claimed = 0
 local limit = tonumber(ARGV[3])
 while claimed < limit do
@@ -77,8 +79,10 @@ while claimed < limit do
   end
   redis.call('ZREM', best_queue, best_id)
   local job = prefix .. ':job:' .. best_id
-  local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr')
-  if not f[1] then
+  local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr', 's')
+  if f[8] == 'InProgress' or f[8] == 'Completed' or f[8] == 'Failed' or f[8] == 'Canceled' then
+    -- Not runnable (Lifecycle::apply(Claim) refuses it): leave it be.
+  elseif not f[1] then
     -- The hash is gone while its id was queued: evicted by a Redis whose
     -- maxmemory-policy is not noeviction. Reported to the caller.
     local vanished = reply[2]

@@ -32,12 +32,14 @@ end
 -- Lifecycle::apply(LeaseExpired) for every job of `running` whose lease
 -- ended by `now` (at most RECOVER_BATCH): an Interrupted attempt, then the
 -- queue, or Failed after MAX_LOST_LEASES lost leases. `failed_ms` is how long
--- a failed job is kept. Returns the ids. Cheap when nothing expired: one
--- look at the earliest lease.
+-- a failed job is kept. Returns the ids recovered, and the ids whose hash
+-- was gone (evicted: reported, never counted as recovered). Cheap when
+-- nothing expired: one look at the earliest lease.
 local function recover_expired(running, prefix, wake, failed_ms, now)
+  local recovered, vanished = {}, {}
   local first = redis.call('ZRANGE', running, 0, 0, 'WITHSCORES')
   if not first[2] or tonumber(first[2]) > now then
-    return {}
+    return recovered, vanished
   end
   local stamp = num(now)
   local expired = redis.call('ZRANGEBYSCORE', running, '-inf', stamp, 'LIMIT', 0, RECOVER_BATCH)
@@ -45,7 +47,9 @@ local function recover_expired(running, prefix, wake, failed_ms, now)
     redis.call('ZREM', running, id)
     local job = prefix .. ':job:' .. id
     local f = redis.call('HMGET', job, 's', 'n', 'cl', 'k', 'ac')
-    if f[1] == 'InProgress' then
+    if not f[1] then
+      vanished[#vanished + 1] = id
+    elseif f[1] == 'InProgress' then
       local number = (tonumber(f[5]) or 0) + 1
       redis.call('RPUSH', job .. ':attempts', '{"attempt":' .. num(number) .. ',"status":"Interrupted","startedAt":'
         .. (f[3] or stamp) .. ',"finishedAt":' .. stamp .. ',"result":null,"error":' .. INTERRUPTED_ERROR .. '}')
@@ -58,7 +62,8 @@ local function recover_expired(running, prefix, wake, failed_ms, now)
         redis.call('ZADD', prefix .. ':queue:' .. f[2], stamp, id)
         redis.call('PUBLISH', wake, f[2])
       end
+      recovered[#recovered + 1] = id
     end
   end
-  return expired
+  return recovered, vanished
 end
