@@ -157,6 +157,8 @@ pub fn check(runtime: &tokio::runtime::Runtime, store: Arc<dyn JobStore>) {
 /// What the model knows of one job.
 #[derive(Clone, Debug, PartialEq)]
 struct Doc {
+    name: String,
+    max_retries: u32,
     status: JobStatus,
     retry_count: u32,
     attempts: Vec<(u32, AttemptStatus, Option<String>, Option<String>)>,
@@ -171,6 +173,8 @@ struct Doc {
 impl Doc {
     fn of(job: &Job) -> Self {
         Self {
+            name: job.name.to_string(),
+            max_retries: job.max_retries,
             status: job.status,
             retry_count: job.retry_count,
             attempts: job
@@ -532,6 +536,8 @@ impl History {
             ModelJob {
                 name,
                 doc: Doc {
+                    name: self.names[name].clone(),
+                    max_retries: 2,
                     status: JobStatus::Queued,
                     retry_count: 0,
                     attempts: Vec::new(),
