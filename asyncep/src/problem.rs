@@ -138,6 +138,24 @@ impl Problem {
         )
     }
 
+    pub(crate) fn headers_too_large(limit: usize) -> Self {
+        Self::typed(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "The request headers are too large to store",
+            format!("the headers stored with a job may take at most {limit} bytes"),
+        )
+    }
+
+    pub(crate) fn query_too_large(limit: usize) -> Self {
+        Self::typed(
+            StatusCode::URI_TOO_LONG,
+            "query-too-large",
+            "The query string is too large to store",
+            format!("the query stored with a job may take at most {limit} bytes"),
+        )
+    }
+
     pub(crate) fn unreadable_body(detail: impl Into<String>) -> Self {
         Self::typed(
             StatusCode::BAD_REQUEST,

@@ -14,6 +14,7 @@ pub(crate) struct Overrides {
     pub(crate) lease: Option<Duration>,
     pub(crate) body_limit: Option<usize>,
     pub(crate) redact_headers: Vec<String>,
+    pub(crate) redact_query: Vec<String>,
     pub(crate) store: StoreVars,
 }
 
@@ -22,6 +23,7 @@ pub(crate) struct Overrides {
 pub(crate) struct StoreVars {
     pub(crate) url: Option<StoreUrl>,
     pub(crate) memory_capacity: Option<usize>,
+    pub(crate) memory_budget: Option<usize>,
     pub(crate) keep_completed: Option<Duration>,
     pub(crate) keep_failed: Option<Duration>,
     pub(crate) redis_prefix: Option<String>,
@@ -46,6 +48,7 @@ impl StoreVars {
     /// Whether any variable tunes the store.
     pub(crate) fn tunes(&self) -> bool {
         self.memory_capacity.is_some()
+            || self.memory_budget.is_some()
             || self.keep_completed.is_some()
             || self.keep_failed.is_some()
             || self.redis_prefix.is_some()
@@ -59,15 +62,17 @@ impl Overrides {
         let number = |name: &'static str, min: usize| {
             var(name).map(|v| env_number(name, &v, min)).transpose()
         };
-        let redact_headers = var("ASYNCEP_REDACT_HEADERS")
-            .map(|value| {
-                value
-                    .split(',')
-                    .map(|name| name.trim().to_ascii_lowercase())
-                    .filter(|name| !name.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let names = |name: &str| -> Vec<String> {
+            var(name)
+                .map(|value| {
+                    value
+                        .split(',')
+                        .map(|name| name.trim().to_ascii_lowercase())
+                        .filter(|name| !name.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let url = match var("ASYNCEP_STORE_URL").map(|url| url.trim().to_owned()) {
             None => None,
             Some(url) if url.is_empty() => None,
@@ -92,10 +97,14 @@ impl Overrides {
             shutdown_grace: duration("ASYNCEP_SHUTDOWN_GRACE")?,
             lease: duration("ASYNCEP_LEASE")?,
             body_limit: number("ASYNCEP_BODY_LIMIT", 0)?,
-            redact_headers,
+            redact_headers: names("ASYNCEP_REDACT_HEADERS"),
+            redact_query: names("ASYNCEP_REDACT_QUERY"),
             store: StoreVars {
                 url,
                 memory_capacity: number("ASYNCEP_MEMORY_CAPACITY", 1)?,
+                memory_budget: var("ASYNCEP_MEMORY_BUDGET")
+                    .map(|v| env_bytes("ASYNCEP_MEMORY_BUDGET", &v))
+                    .transpose()?,
                 keep_completed: duration("ASYNCEP_KEEP_COMPLETED")?,
                 keep_failed: duration("ASYNCEP_KEEP_FAILED")?,
                 redis_prefix: var("ASYNCEP_REDIS_PREFIX")
@@ -113,6 +122,21 @@ fn env_duration(var: &'static str, value: &str) -> Result<Duration, ConfigError>
         value: value.to_owned(),
         expected: "a duration such as `500ms`, `30s` or `5m`",
     })
+}
+
+/// A byte size variable (`512MiB`, `1GB`, `1048576`).
+fn env_bytes(var: &'static str, value: &str) -> Result<usize, ConfigError> {
+    value
+        .trim()
+        .parse::<bytesize::ByteSize>()
+        .ok()
+        .and_then(|size| usize::try_from(size.as_u64()).ok())
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| ConfigError::Env {
+            var,
+            value: value.to_owned(),
+            expected: "a size such as `512MiB`, `1GB` or `1048576`",
+        })
 }
 
 /// A whole-number variable of at least `min`.
@@ -211,6 +235,10 @@ mod tests {
                 .ends_with("expected a positive whole number"),
             "{error}"
         );
+        let error = Overrides::read(env(&[("ASYNCEP_MEMORY_BUDGET", "lots")])).unwrap_err();
+        assert!(error.to_string().ends_with("`1048576`"), "{error}");
+        let sized = Overrides::read(env(&[("ASYNCEP_MEMORY_BUDGET", "64MiB")])).unwrap();
+        assert_eq!(sized.store.memory_budget, Some(64 * 1024 * 1024));
         let tuned = Overrides::read(env(&[("ASYNCEP_KEEP_FAILED", "1h")])).unwrap();
         assert!(tuned.store.tunes());
         assert_eq!(

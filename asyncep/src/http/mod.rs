@@ -9,6 +9,7 @@ mod body;
 mod callers;
 mod idempotency;
 mod location;
+mod redaction;
 mod refusals;
 mod status;
 mod store_error;
@@ -24,6 +25,8 @@ use axum::routing::{MethodRouter, any, get};
 
 pub use crate::problem::Problem;
 pub(crate) use callers::Callers;
+pub(crate) use redaction::Redaction;
+pub use redaction::{DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_QUERY, SENSITIVE_NAME_PARTS};
 
 use crate::config::ConfigError;
 use crate::context::States;
@@ -32,22 +35,17 @@ use crate::job::Job;
 use crate::registry::Registry;
 use crate::store::JobStore;
 
-/// Headers never stored with a job unless configured otherwise.
-pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "proxy-authorization",
-    "set-cookie",
-    "x-api-key",
-];
-
 /// How the HTTP layer answers.
 #[derive(Clone, Debug)]
 pub(crate) struct ApiSettings {
     /// Where the job routes live (`/jobs`).
     pub(crate) job_prefix: String,
-    pub(crate) redacted_headers: Vec<String>,
+    pub(crate) redaction: Redaction,
     pub(crate) body_limit: usize,
+    /// The most bytes of headers stored with a job.
+    pub(crate) stored_headers_limit: usize,
+    /// The most bytes of query string stored with a job.
+    pub(crate) stored_query_limit: usize,
     pub(crate) default_retries: u32,
     pub(crate) callers: Callers,
 }
@@ -56,11 +54,10 @@ impl Default for ApiSettings {
     fn default() -> Self {
         Self {
             job_prefix: "/jobs".into(),
-            redacted_headers: DEFAULT_REDACTED_HEADERS
-                .iter()
-                .map(|h| (*h).to_owned())
-                .collect(),
+            redaction: Redaction::default(),
             body_limit: 2 * 1024 * 1024,
+            stored_headers_limit: 16 * 1024,
+            stored_query_limit: 8 * 1024,
             default_retries: 3,
             callers: Callers::default(),
         }

@@ -9,7 +9,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use super::idempotency::IdempotencyHeaders;
 use super::location::job_location;
-use super::{Api, Problem, body, document};
+use super::{Api, Problem, Redaction, body, document};
 use crate::endpoint::{Endpoint, Submission, body_text};
 use crate::job::{Fingerprint, JobId, JobInput};
 use crate::store::{Created, Idempotency, NewJob, StoreError};
@@ -17,18 +17,6 @@ use crate::store::{Created, Idempotency, NewJob, StoreError};
 const MISSING_KEY_WARNING: HeaderValue = HeaderValue::from_static(
     "299 asyncep \"no Idempotency-Key: a retried request may create a second job\"",
 );
-
-/// Headers about the HTTP exchange itself, not the job: never stored.
-const EXCHANGE_HEADERS: &[&str] = &[
-    "connection",
-    "content-length",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 pub(super) async fn submit(
     api: Arc<Api>,
@@ -86,11 +74,28 @@ async fn accept(
         Some(validate) => validate(&submission).await?,
         None => (endpoint.check)(&submission)?,
     }
+    let settings = &api.settings;
+    let headers = stored_headers(&submission.headers, &settings.redaction);
+    if headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len())
+        .sum::<usize>()
+        > settings.stored_headers_limit
+    {
+        return Err(Problem::headers_too_large(settings.stored_headers_limit).into_response());
+    }
+    let query = settings.redaction.stored_query(submission.query.as_deref());
+    if query
+        .as_ref()
+        .is_some_and(|q| q.len() > settings.stored_query_limit)
+    {
+        return Err(Problem::query_too_large(settings.stored_query_limit).into_response());
+    }
     let input = JobInput {
-        headers: stored_headers(&submission.headers, &api.settings.redacted_headers),
+        headers,
+        query,
         body: submission.body,
         route_params: submission.route_params,
-        query: submission.query,
     };
     let stored = idempotency.is_requested().then(|| Idempotency {
         fingerprint: Fingerprint::of(endpoint.job, &input),
@@ -164,14 +169,11 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     }
 }
 
-/// The headers kept with the job: all but the redacted ones.
-fn stored_headers(headers: &HeaderMap, redacted: &[String]) -> Vec<(String, String)> {
+/// The headers kept with the job: what the redaction keeps.
+fn stored_headers(headers: &HeaderMap, redaction: &Redaction) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|(name, _)| {
-            let name = name.as_str();
-            !EXCHANGE_HEADERS.contains(&name) && !redacted.iter().any(|r| r == name)
-        })
+        .filter(|(name, _)| redaction.keeps_header(name.as_str()))
         .map(|(name, value)| {
             (
                 name.as_str().to_owned(),
@@ -216,7 +218,7 @@ mod tests {
         headers.insert("x-trace", "abc".parse().unwrap());
         headers.insert(header::CONTENT_LENGTH, "12".parse().unwrap());
         headers.insert(header::CONNECTION, "keep-alive".parse().unwrap());
-        let stored = stored_headers(&headers, &["authorization".to_owned()]);
+        let stored = stored_headers(&headers, &Redaction::default());
         assert_eq!(stored, [("x-trace".to_owned(), "abc".to_owned())]);
     }
 }

@@ -19,6 +19,24 @@ pub struct JobInput {
     pub query: Option<String>,
 }
 
+impl JobInput {
+    /// About how many bytes this input takes in a store: its texts, and a
+    /// few words per header and parameter.
+    pub fn stored_size(&self) -> usize {
+        const PER_PAIR: usize = 48;
+        let pairs = |pairs: &[(String, String)]| -> usize {
+            pairs
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + PER_PAIR)
+                .sum()
+        };
+        self.body.as_deref().map_or(0, str::len)
+            + pairs(&self.headers)
+            + pairs(&self.route_params)
+            + self.query.as_deref().map_or(0, str::len)
+    }
+}
+
 /// A digest of what makes two submissions "the same request": the job name,
 /// the route parameters, the query and the body. An idempotency key sent
 /// again with a different fingerprint is a conflict (`422`).

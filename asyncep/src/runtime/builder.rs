@@ -120,26 +120,88 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Adds a header that is never stored with a job.
+    /// Adds a header that is never stored with a job. Credentials never are
+    /// in any case: see [`DEFAULT_REDACTED_HEADERS`](crate::DEFAULT_REDACTED_HEADERS)
+    /// and [`SENSITIVE_NAME_PARTS`](crate::http::SENSITIVE_NAME_PARTS), a
+    /// rule that configuration only adds to.
     pub fn redact_header(mut self, name: impl AsRef<str>) -> Self {
-        let name = name.as_ref().to_ascii_lowercase();
-        if !self.api.redacted_headers.contains(&name) {
-            self.api.redacted_headers.push(name);
-        }
+        push_lower(&mut self.api.redaction.headers, name);
         self
     }
 
-    /// Replaces the list of headers never stored with a job (default:
-    /// [`DEFAULT_REDACTED_HEADERS`]).
-    pub fn redacted_headers<I, S>(mut self, names: I) -> Self
+    /// Adds headers that are never stored with a job (see
+    /// [`redact_header`](Self::redact_header)).
+    pub fn redact_headers<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.api.redacted_headers = names
-            .into_iter()
-            .map(|name| name.as_ref().to_ascii_lowercase())
-            .collect();
+        for name in names {
+            self = self.redact_header(name);
+        }
+        self
+    }
+
+    /// Stores only these headers with a job: the ones the handlers need.
+    /// A credential is not stored even when named here (see
+    /// [`store_sensitive_header`](Self::store_sensitive_header)).
+    ///
+    /// ```standalone_crate
+    /// # #[asyncep::async_endpoint(job = "doc-only-headers", post = "/doc-only-headers")]
+    /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+    /// let runtime = asyncep::Runtime::builder()
+    ///     .store_only_headers(["accept-language", "x-request-id"])
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn store_only_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let only = self.api.redaction.only.get_or_insert_default();
+        for name in names {
+            push_lower(only, name);
+        }
+        self
+    }
+
+    /// Stores a header that the built-in rule marks as sensitive (say
+    /// `x-session-id`, which a handler needs and which is no credential).
+    /// Only a header named here escapes the rule.
+    pub fn store_sensitive_header(mut self, name: impl AsRef<str>) -> Self {
+        push_lower(&mut self.api.redaction.allowed_sensitive, name);
+        self
+    }
+
+    /// Adds a query parameter that is never stored with a job (besides
+    /// [`DEFAULT_REDACTED_QUERY`](crate::http::DEFAULT_REDACTED_QUERY) and
+    /// the names the built-in rule marks, such as `access_token`).
+    pub fn redact_query_param(mut self, name: impl AsRef<str>) -> Self {
+        push_lower(&mut self.api.redaction.query, name);
+        self
+    }
+
+    /// The most bytes of headers stored with a job (default 16 KiB): a
+    /// request over it is refused with `431`.
+    pub fn stored_headers_limit(mut self, bytes: usize) -> Self {
+        self.api.stored_headers_limit = bytes;
+        self
+    }
+
+    /// The most bytes of query string stored with a job (default 8 KiB): a
+    /// request over it is refused with `414`.
+    pub fn stored_query_limit(mut self, bytes: usize) -> Self {
+        self.api.stored_query_limit = bytes;
+        self
+    }
+
+    /// The largest result a handler may return, as JSON bytes (default
+    /// 1 MiB): a larger one fails the job with the code `result_too_large`
+    /// (a retry would not make it smaller).
+    pub fn result_limit(mut self, bytes: usize) -> Self {
+        self.worker.result_limit = bytes;
         self
     }
 
@@ -223,9 +285,11 @@ impl RuntimeBuilder {
     /// | `ASYNCEP_SHUTDOWN_GRACE` | grace for running jobs at shutdown | `30s` |
     /// | `ASYNCEP_LEASE` | lease of a claimed job | `30s` |
     /// | `ASYNCEP_BODY_LIMIT` | largest body, in bytes | `2097152` |
-    /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-token,x-secret` |
+    /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-tenant-hint` |
+    /// | `ASYNCEP_REDACT_QUERY` | more query parameters never stored, comma-separated | `email` |
     /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), or `redis://...` / `rediss://...` (feature `redis`) | `redis://10.0.0.5:6379/0` |
     /// | `ASYNCEP_MEMORY_CAPACITY` | jobs the memory store holds | `1000000` |
+    /// | `ASYNCEP_MEMORY_BUDGET` | bytes the memory store's jobs may hold | `512MiB` |
     /// | `ASYNCEP_REDIS_PREFIX` | the Redis key prefix | `{asyncep}` |
     /// | `ASYNCEP_KEEP_COMPLETED` | how long completed jobs are kept | `24h` |
     /// | `ASYNCEP_KEEP_FAILED` | how long failed jobs are kept | `7d` |
@@ -258,6 +322,9 @@ impl RuntimeBuilder {
         }
         for name in overrides.redact_headers {
             self = self.redact_header(name);
+        }
+        for name in overrides.redact_query {
+            self = self.redact_query_param(name);
         }
         self.store_vars = overrides.store;
         Ok(self)
@@ -318,7 +385,7 @@ impl RuntimeBuilder {
             }
             if vars.tunes() {
                 warn!(
-                    "ASYNCEP_MEMORY_CAPACITY, ASYNCEP_KEEP_* and ASYNCEP_REDIS_PREFIX tune the store \
+                    "ASYNCEP_MEMORY_*, ASYNCEP_KEEP_* and ASYNCEP_REDIS_PREFIX tune the store \
                      asyncep builds from the environment; the code chose its own, so they are ignored"
                 );
             }
@@ -326,10 +393,16 @@ impl RuntimeBuilder {
         }
         let retention = vars.retention(Retention::default());
         let store: Arc<dyn JobStore> = match &vars.url {
-            None | Some(StoreUrl::Memory) => Arc::new(
-                MemoryStore::with_capacity(vars.memory_capacity.unwrap_or(DEFAULT_MEMORY_CAPACITY))
-                    .retention(retention),
-            ),
+            None | Some(StoreUrl::Memory) => {
+                let mut store = MemoryStore::with_capacity(
+                    vars.memory_capacity.unwrap_or(DEFAULT_MEMORY_CAPACITY),
+                )
+                .retention(retention);
+                if let Some(budget) = vars.memory_budget {
+                    store = store.byte_budget(budget);
+                }
+                Arc::new(store)
+            }
             Some(StoreUrl::Redis(url)) => {
                 store::redis_from_env(url, vars.redis_prefix.as_deref(), retention).map_err(
                     |reason| ConfigError::Store {
@@ -340,6 +413,14 @@ impl RuntimeBuilder {
             }
         };
         Ok((store, "ASYNCEP_STORE_URL"))
+    }
+}
+
+/// Adds `name`, lower-cased, to `names` unless it is there.
+fn push_lower(names: &mut Vec<String>, name: impl AsRef<str>) {
+    let name = name.as_ref().to_ascii_lowercase();
+    if !names.contains(&name) {
+        names.push(name);
     }
 }
 
@@ -354,17 +435,19 @@ mod tests {
             .with_vars(env(&[
                 ("ASYNCEP_WORKERS", "3"),
                 ("ASYNCEP_LEASE", "5s"),
-                ("ASYNCEP_REDACT_HEADERS", "X-Token"),
+                ("ASYNCEP_REDACT_HEADERS", "X-Tenant-Hint"),
+                ("ASYNCEP_REDACT_QUERY", "email"),
             ]))
             .unwrap();
         assert_eq!(builder.worker.workers, 3);
         assert_eq!(builder.worker.lease, Duration::from_secs(5));
-        assert!(builder.api.redacted_headers.contains(&"x-token".to_owned()));
-        assert!(
-            builder
-                .api
-                .redacted_headers
-                .contains(&"authorization".to_owned())
+        let redaction = &builder.api.redaction;
+        assert!(!redaction.keeps_header("x-tenant-hint"));
+        assert!(!redaction.keeps_header("authorization"));
+        assert!(redaction.keeps_header("x-trace"));
+        assert_eq!(
+            redaction.stored_query(Some("email=a&x=1")).as_deref(),
+            Some("x=1")
         );
     }
 

@@ -80,6 +80,16 @@ async fn execute(
     cancellation.cancel();
     let finished_at = Timestamp::now();
     let (status, result, error, permanent) = match ended {
+        Ended::Returned(Ok(Ok(value))) if value.get().len() > context.settings.result_limit => {
+            // Stored, it would crowd out other jobs; no retry makes it smaller.
+            let message = format!(
+                "the handler's result is {} bytes, more than the limit of {}",
+                value.get().len(),
+                context.settings.result_limit
+            );
+            let info = ErrorInfo::new(ErrorInfo::RESULT_TOO_LARGE, message);
+            (AttemptStatus::Failed, None, Some(info), true)
+        }
         Ended::Returned(Ok(Ok(value))) => (AttemptStatus::Succeeded, Some(value), None, false),
         Ended::Returned(Ok(Err(error))) if signals.stop.is_cancelled() && !error.is_permanent() => {
             // The handler gave up because the shutdown asked it to.

@@ -38,6 +38,8 @@ pub(crate) struct WorkerSettings {
     pub(crate) backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) shutdown_grace: Duration,
+    /// The largest result a handler may return, as JSON bytes.
+    pub(crate) result_limit: usize,
 }
 
 impl Default for WorkerSettings {
@@ -49,6 +51,7 @@ impl Default for WorkerSettings {
             backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60 * 60),
             shutdown_grace: Duration::from_secs(30),
+            result_limit: 1024 * 1024,
         }
     }
 }

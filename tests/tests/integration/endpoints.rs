@@ -207,3 +207,24 @@ async fn long(ctx: AsyncContext) -> Result<u32, String> {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     Ok(runs)
 }
+
+/// Returns as many bytes of JSON string as asked.
+#[async_endpoint(job = "bulky", post = "/bulky/<bytes>", retries = 0)]
+async fn bulky(ctx: AsyncContext) -> Result<String, String> {
+    let bytes: usize = ctx.route_params["bytes"]
+        .parse()
+        .map_err(|_| "not a size")?;
+    Ok("x".repeat(bytes))
+}
+
+/// Takes a body and never finishes its first attempt soon (a retry in an
+/// hour): jobs that stay, for the budget tests.
+#[async_endpoint(
+    job = "patient-big",
+    post = "/patient-big",
+    retries = 1,
+    backoff = "1h"
+)]
+async fn patient_big(_ctx: AsyncContext<Echo>) -> Result<(), String> {
+    Err("not yet".into())
+}

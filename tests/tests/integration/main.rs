@@ -2,6 +2,7 @@
 //! loopback, for every line of the HTTP contract, on every store; and the
 //! store conformance suite.
 
+mod budget;
 mod callers;
 mod endpoints;
 mod failures;
@@ -15,6 +16,7 @@ mod processes;
 mod redis_only;
 mod redis_store;
 mod runtime;
+mod stored;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -288,3 +288,48 @@ async fn a_claim_whose_reply_is_lost_orphans_no_job() {
             .is_empty()
     );
 }
+
+/// Before: Redis kept each result twice (job and attempt) and a completed
+/// job's input for its whole retention. Now the result is kept once, the
+/// input is let go, and the document is unchanged.
+#[tokio::test]
+async fn a_completed_job_keeps_its_result_once_and_no_input() {
+    let Some(store) = asyncep_tests::services::redis_store() else {
+        return;
+    };
+    let prefix = store.prefix().to_owned();
+    let backend = Backend {
+        store: std::sync::Arc::new(store),
+    };
+    let server = asyncep_tests::TestServer::start(backend.builder().workers(1)).await;
+    let id = server
+        .submit("/echo/1", &json!({ "message": "kept once" }))
+        .await;
+    let job = server.wait_for_status(&id, "Completed").await;
+    assert_eq!(
+        job["attempts"][0]["result"], job["result"],
+        "the document is whole"
+    );
+    assert_eq!(job["result"]["message"], "kept once");
+    let mut connection = redis::Client::open(asyncep_tests::services::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let hash = format!("{prefix}:job:{id}");
+    let has_input: bool = redis::cmd("HEXISTS")
+        .arg(&hash)
+        .arg("in")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(!has_input, "a completed job's input is let go");
+    let records: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{hash}:attempts"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(records[0].contains("\"result\":null"), "{}", records[0]);
+}

@@ -46,11 +46,15 @@ pub struct MemoryStore {
     work: Notify,
     clock: Clock,
     capacity: usize,
+    budget: usize,
     retention: Retention,
 }
 
 /// The default capacity: one million jobs.
 pub(crate) const DEFAULT_CAPACITY: usize = 1_000_000;
+
+/// The default byte budget: 512 MiB.
+pub(crate) const DEFAULT_BUDGET: usize = 512 * 1024 * 1024;
 
 /// The `Retry-After` of a full store.
 const FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -74,6 +78,7 @@ impl MemoryStore {
             work: Notify::new(),
             clock: Clock::new(),
             capacity: capacity.max(1),
+            budget: DEFAULT_BUDGET,
             retention: Retention::default(),
         }
     }
@@ -82,6 +87,20 @@ impl MemoryStore {
     pub fn retention(mut self, retention: Retention) -> Self {
         self.retention = retention;
         self
+    }
+
+    /// How many bytes its jobs may hold (default 512 MiB): inputs, results,
+    /// errors and attempts, with an estimate of their bookkeeping. A create
+    /// that would go over it is refused with [`StoreError::Full`] (`503`),
+    /// before memory runs out; finishing a job is never refused.
+    pub fn byte_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes;
+        self
+    }
+
+    /// About how many bytes its jobs hold now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// The most jobs it holds.
@@ -128,7 +147,9 @@ impl JobStore for MemoryStore {
 
     async fn create(&self, new: NewJob) -> Result<Created, StoreError> {
         let (now, mono) = (Timestamp::now(), self.clock.now());
-        let admission = self.lock().create(new, now, mono, self.capacity);
+        let admission = self
+            .lock()
+            .create(new, now, mono, self.capacity, self.budget);
         match admission {
             Admission::New(job) => {
                 self.work.notify_one();
@@ -137,7 +158,7 @@ impl JobStore for MemoryStore {
             Admission::Existing(job) => Ok(Created::Existing(job)),
             Admission::Conflict(existing) => Err(StoreError::IdempotencyConflict { existing }),
             Admission::Taken => Err(StoreError::IdTaken),
-            Admission::Full => Err(StoreError::Full {
+            Admission::Full | Admission::OverBudget => Err(StoreError::Full {
                 retry_after: FULL_RETRY_AFTER,
             }),
         }
@@ -262,7 +283,47 @@ mod tests {
     #[test]
     fn a_queued_job_is_small() {
         let size = size_of::<state::Record>();
-        assert!(size <= 160, "{size} bytes");
+        assert!(size <= 176, "{size} bytes");
+    }
+
+    fn sized(bytes: usize) -> NewJob {
+        NewJob {
+            input: JobInput {
+                body: Some("x".repeat(bytes).into()),
+                ..JobInput::default()
+            },
+            ..job(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_byte_budget_refuses_what_would_not_fit_and_keeps_the_rest() {
+        let store = MemoryStore::new().byte_budget(10_000);
+        store.create(sized(4_000)).await.unwrap();
+        store.create(sized(4_000)).await.unwrap();
+        assert!(matches!(
+            store.create(sized(4_000)).await,
+            Err(StoreError::Full { .. })
+        ));
+        assert_eq!(store.len(), 2, "what it holds is kept");
+        assert!(store.bytes() <= 10_000);
+        // A completed job lets go of its input: room again.
+        run_to_end(&store, Next::Complete).await;
+        store.create(sized(4_000)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn purged_jobs_give_their_bytes_back() {
+        let store = MemoryStore::new().retention(Retention {
+            completed: Duration::from_millis(1),
+            failed: Duration::from_millis(1),
+        });
+        store.create(sized(1_000)).await.unwrap();
+        run_to_end(&store, Next::Fail).await;
+        assert!(store.bytes() > 1_000, "a failed job keeps its input");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        store.maintain().await.unwrap();
+        assert_eq!(store.bytes(), 0);
     }
 
     #[tokio::test]

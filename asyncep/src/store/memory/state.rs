@@ -42,7 +42,29 @@ pub(super) struct State {
     failed: VecDeque<(Mono, JobId)>,
     sequence: u64,
     tokens: u64,
+    /// About how many bytes the records hold (see [`Record::weight`]).
+    pub(super) bytes: usize,
 }
+
+/// What a job costs beyond its texts: the record, its index entries.
+const JOB_OVERHEAD: usize = 384;
+/// What an attempt costs beyond its texts.
+const ATTEMPT_OVERHEAD: usize = 64;
+
+/// The bytes an attempt adds to its job.
+fn attempt_weight(attempt: &Attempt) -> usize {
+    ATTEMPT_OVERHEAD
+        + attempt.result.as_ref().map_or(0, |r| r.get().len())
+        + attempt
+            .error
+            .as_ref()
+            .map_or(0, |e| e.code.len() + e.message.len())
+}
+
+/// The input every completed job shares: nothing reads a completed job's
+/// input again, so it is let go.
+static NO_INPUT: std::sync::LazyLock<Arc<JobInput>> =
+    std::sync::LazyLock::new(|| Arc::new(JobInput::default()));
 
 /// A scheduled retry: when it is due, the order it was scheduled in, the job.
 type Retry = (Mono, u64, JobId);
@@ -64,6 +86,8 @@ pub(super) struct Record {
     caller: Option<Caller>,
     history: Option<Box<History>>,
     idempotency: Option<Box<Keys>>,
+    /// About how many bytes this job holds (counted against the budget).
+    weight: usize,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +154,7 @@ pub(super) enum Admission {
     Conflict(JobId),
     Taken,
     Full,
+    OverBudget,
 }
 
 impl State {
@@ -154,6 +179,7 @@ impl State {
         now: Timestamp,
         mono: Mono,
         capacity: usize,
+        budget: usize,
     ) -> Admission {
         self.purge(mono);
         let fingerprint = new.idempotency.as_ref().map(|i| i.fingerprint);
@@ -186,7 +212,14 @@ impl State {
                 Admission::Existing(self.jobs[&job].job(job))
             }
             Decision::Create if self.jobs.len() >= capacity => Admission::Full,
+            Decision::Create if self.bytes + JOB_OVERHEAD + new.input.stored_size() > budget => {
+                Admission::OverBudget
+            }
             Decision::Create => {
+                let weight = JOB_OVERHEAD
+                    + new.input.stored_size()
+                    + new.name.len()
+                    + key.as_ref().map_or(0, String::len);
                 let idempotency = new.idempotency.map(|i| {
                     if let Some(key) = &key {
                         self.keys.insert(key.clone(), new.id);
@@ -197,6 +230,8 @@ impl State {
                     })
                 });
                 self.enqueue(new.name.clone(), new.id);
+
+                self.bytes += weight;
                 let record = Record {
                     name: new.name,
                     life: Lifecycle::queued(new.max_retries, now),
@@ -204,6 +239,7 @@ impl State {
                     caller: new.caller,
                     history: None,
                     idempotency,
+                    weight,
                 };
                 let job = record.job(new.id);
                 self.jobs.insert(new.id, record);
@@ -222,6 +258,7 @@ impl State {
                     for key in record.idempotency.iter().flat_map(|i| &i.keys) {
                         self.keys.remove(key);
                     }
+                    self.bytes -= record.weight;
                     purged += 1;
                 }
             }
@@ -360,15 +397,26 @@ impl State {
             Applied::Moved(step) => step,
             Applied::AlreadyApplied => return Ok(false),
         };
+        let before = record.weight;
         let history = record.history.get_or_insert_default();
         if let Some(attempt) = step.attempt {
+            record.weight += attempt_weight(&attempt);
             history.attempts.push(attempt);
         }
         match step.end {
-            Some(End::Completed(result)) => history.result = result,
-            Some(End::Failed(error)) => history.error = Some(error),
+            Some(End::Completed(result)) => {
+                // The result is the last attempt's, shared: no new bytes.
+                history.result = result;
+                record.weight -= record.input.stored_size();
+                record.input = NO_INPUT.clone();
+            }
+            Some(End::Failed(error)) => {
+                record.weight += error.code.len() + error.message.len();
+                history.error = Some(error);
+            }
             None => {}
         }
+        self.bytes = self.bytes + record.weight - before;
         let status = record.life.status;
         let name = record.name.clone();
         self.running.remove(&id);

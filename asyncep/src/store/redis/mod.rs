@@ -328,8 +328,11 @@ impl JobStore for RedisStore {
             }
             None => String::new(),
         };
-        let record = serde_json::to_string(&StoredRun::from(&attempt))
-            .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
+        // A completing attempt's result is kept once, in the job (`r`).
+        let record = serde_json::to_string(
+            &StoredRun::from(&attempt).without_result_if(next == Next::Complete),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
         let (next, delay) = match next {
             Next::Complete => ("complete", Duration::ZERO),
             Next::Fail => ("fail", Duration::ZERO),

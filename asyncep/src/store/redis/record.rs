@@ -34,6 +34,16 @@ pub(crate) struct StoredRun<'a> {
     error: Option<&'a ErrorInfo>,
 }
 
+impl StoredRun<'_> {
+    /// The record without its result, when `drop` (the job keeps it).
+    pub(crate) fn without_result_if(mut self, drop: bool) -> Self {
+        if drop {
+            self.result = None;
+        }
+        self
+    }
+}
+
 impl<'a> From<&'a Attempt> for StoredRun<'a> {
     fn from(attempt: &'a Attempt) -> Self {
         Self {
@@ -111,6 +121,19 @@ pub(crate) fn decode_job(
         .map(|record| serde_json::from_str::<StoredAttempt>(record).map(Attempt::from))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(&format!("an attempt is not readable: {e}")))?;
+    let mut attempts = attempts;
+    if status == JobStatus::Completed {
+        // The completing attempt's result is kept once, in the job.
+        if let Some(last) = attempts
+            .iter_mut()
+            .rev()
+            .find(|a| a.status == AttemptStatus::Succeeded)
+        {
+            if last.result.is_none() {
+                last.result = result.clone();
+            }
+        }
+    }
     Ok(Job {
         id,
         name: text("n")

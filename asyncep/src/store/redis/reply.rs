@@ -22,6 +22,13 @@ impl Inner {
 /// connection), the outcome is unknown (the request may have run: a timeout
 /// or a connection dropped mid-request), or an answer asyncep did not write.
 pub(super) fn classify(error: RedisError) -> StoreError {
+    // A Redis at its maxmemory with `noeviction` refuses writes: the store
+    // is full, as asyncep's own budget would say.
+    if error.code() == Some("OOM") {
+        return StoreError::Full {
+            retry_after: UNAVAILABLE_RETRY_AFTER,
+        };
+    }
     let source = Box::new(error);
     let error = source.as_ref();
     if matches!(

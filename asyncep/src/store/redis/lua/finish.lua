@@ -21,7 +21,10 @@ local number = (tonumber(f[5]) or 0) + 1
 redis.call('ZREM', KEYS[3], id)
 redis.call('RPUSH', KEYS[2], '{"attempt":' .. num(number) .. ',' .. string.sub(ARGV[3], 2))
 if next == 'complete' then
+  -- The result is kept once, in the job; the attempt's record reads it from
+  -- there. The input is let go: nothing reads a completed job's input again.
   redis.call('HSET', KEYS[1], 's', 'Completed', 'r', ARGV[4], 'co', stamp, 'lu', stamp, 'cl', '', 'ac', number, 'ft', ARGV[1])
+  redis.call('HDEL', KEYS[1], 'in')
   retain(prefix, KEYS[1], f[4], ARGV[8])
 elseif next == 'fail' then
   redis.call('HSET', KEYS[1], 's', 'Failed', 'e', ARGV[5], 'co', stamp, 'lu', stamp, 'cl', '', 'ac', number, 'ft', ARGV[1])
