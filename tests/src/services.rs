@@ -231,3 +231,94 @@ impl Drop for LossyProxy {
         self.task.abort();
     }
 }
+
+/// The PostgreSQL database of the tests: `DATABASE_URL`, or the local
+/// `test` database.
+pub fn postgres_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Runs `work` on a runtime of its own, on a thread of its own (for
+/// set-up steps that must not leave connections on the caller's runtime).
+fn on_own_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(work)
+    })
+    .join()
+    .expect("the set-up thread")
+}
+
+/// Drops the schemas earlier test runs left, once per test process.
+fn drop_old_test_schemas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let url = postgres_url();
+        on_own_runtime(async move {
+            use sqlx::Connection;
+            let Ok(mut connection) = sqlx::PgConnection::connect(&url).await else {
+                return;
+            };
+            let schemas: Vec<String> = sqlx::query_scalar(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'asyncep_t_%'",
+            )
+            .fetch_all(&mut connection)
+            .await
+            .unwrap_or_default();
+            for schema in schemas {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&mut connection)
+                .await;
+            }
+        });
+    });
+}
+
+/// A PostgreSQL store in a schema of its own, migrated, so tests never see
+/// each other's jobs; `None` (with a message) when PostgreSQL is not there
+/// and not required.
+pub fn postgres_store() -> Option<asyncep::store::PostgresStore> {
+    drop_old_test_schemas();
+    let schema = format!("asyncep_t_{}", uuid::Uuid::new_v4().simple());
+    let build = |schema: String| {
+        asyncep::store::PostgresStore::builder(postgres_url())
+            .schema(schema)
+            .max_connections(10)
+            .build()
+            .expect("DATABASE_URL is a PostgreSQL URL")
+    };
+    let migrating = build(schema.clone());
+    let started = on_own_runtime(async move {
+        let started = JobStore::start(&migrating).await;
+        JobStore::shutdown(&migrating).await;
+        migrating.pool().close().await;
+        started
+    });
+    match started {
+        Ok(()) => Some(build(schema)),
+        Err(error) if required() => panic!(
+            "PostgreSQL is required here but cannot be used at {}: {error}",
+            postgres_url()
+        ),
+        Err(error) => {
+            eprintln!(
+                "skipping: PostgreSQL cannot be used at {} ({error}); set DATABASE_URL",
+                postgres_url()
+            );
+            None
+        }
+    }
+}
+
+/// [`postgres_store`] as a trait object.
+pub fn postgres_dyn() -> Option<Arc<dyn JobStore>> {
+    postgres_store().map(|store| Arc::new(store) as Arc<dyn JobStore>)
+}

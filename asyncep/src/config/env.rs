@@ -27,6 +27,7 @@ pub(crate) struct StoreVars {
     pub(crate) keep_completed: Option<Duration>,
     pub(crate) keep_failed: Option<Duration>,
     pub(crate) redis_prefix: Option<String>,
+    pub(crate) postgres_schema: Option<String>,
 }
 
 /// Which store `ASYNCEP_STORE_URL` names.
@@ -34,6 +35,7 @@ pub(crate) struct StoreVars {
 pub(crate) enum StoreUrl {
     Memory,
     Redis(String),
+    Postgres(String),
 }
 
 impl StoreVars {
@@ -52,6 +54,7 @@ impl StoreVars {
             || self.keep_completed.is_some()
             || self.keep_failed.is_some()
             || self.redis_prefix.is_some()
+            || self.postgres_schema.is_some()
     }
 }
 
@@ -84,11 +87,15 @@ impl Overrides {
             {
                 Some(StoreUrl::Redis(url))
             }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(StoreUrl::Postgres(url))
+            }
             Some(url) => {
                 return Err(ConfigError::Env {
                     var: "ASYNCEP_STORE_URL",
                     value: redact_url(&url),
-                    expected: "`memory`, or a Redis URL such as `redis://127.0.0.1:6379`",
+                    expected: "`memory`, a Redis URL such as `redis://127.0.0.1:6379`, or a \
+                               PostgreSQL URL such as `postgres://app@127.0.0.1/app`",
                 });
             }
         };
@@ -110,6 +117,9 @@ impl Overrides {
                 redis_prefix: var("ASYNCEP_REDIS_PREFIX")
                     .map(|prefix| prefix.trim().to_owned())
                     .filter(|prefix| !prefix.is_empty()),
+                postgres_schema: var("ASYNCEP_POSTGRES_SCHEMA")
+                    .map(|schema| schema.trim().to_owned())
+                    .filter(|schema| !schema.is_empty()),
             },
         })
     }

@@ -287,10 +287,11 @@ impl RuntimeBuilder {
     /// | `ASYNCEP_BODY_LIMIT` | largest body, in bytes | `2097152` |
     /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-tenant-hint` |
     /// | `ASYNCEP_REDACT_QUERY` | more query parameters never stored, comma-separated | `email` |
-    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), or `redis://...` / `rediss://...` (feature `redis`) | `redis://10.0.0.5:6379/0` |
+    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), `redis://...` / `rediss://...` (feature `redis`), or `postgres://...` (feature `postgres`) | `redis://10.0.0.5:6379/0` |
     /// | `ASYNCEP_MEMORY_CAPACITY` | jobs the memory store holds | `1000000` |
     /// | `ASYNCEP_MEMORY_BUDGET` | bytes the memory store's jobs may hold | `512MiB` |
     /// | `ASYNCEP_REDIS_PREFIX` | the Redis key prefix | `{asyncep}` |
+    /// | `ASYNCEP_POSTGRES_SCHEMA` | the PostgreSQL schema of asyncep's tables | `asyncep` |
     /// | `ASYNCEP_KEEP_COMPLETED` | how long completed jobs are kept | `24h` |
     /// | `ASYNCEP_KEEP_FAILED` | how long failed jobs are kept | `7d` |
     ///
@@ -385,7 +386,8 @@ impl RuntimeBuilder {
             }
             if vars.tunes() {
                 warn!(
-                    "ASYNCEP_MEMORY_*, ASYNCEP_KEEP_* and ASYNCEP_REDIS_PREFIX tune the store \
+                    "ASYNCEP_MEMORY_*, ASYNCEP_KEEP_*, ASYNCEP_REDIS_PREFIX and \
+                     ASYNCEP_POSTGRES_SCHEMA tune the store \
                      asyncep builds from the environment; the code chose its own, so they are ignored"
                 );
             }
@@ -402,6 +404,14 @@ impl RuntimeBuilder {
                     store = store.byte_budget(budget);
                 }
                 Arc::new(store)
+            }
+            Some(StoreUrl::Postgres(url)) => {
+                store::postgres_from_env(url, vars.postgres_schema.as_deref(), retention).map_err(
+                    |reason| ConfigError::Store {
+                        setting: "ASYNCEP_STORE_URL",
+                        reason,
+                    },
+                )?
             }
             Some(StoreUrl::Redis(url)) => {
                 store::redis_from_env(url, vars.redis_prefix.as_deref(), retention).map_err(
@@ -522,6 +532,30 @@ mod tests {
         let error = runtime.start().await.unwrap_err().to_string();
         assert!(error.starts_with("ASYNCEP_STORE_URL: "), "{error}");
         assert!(!error.contains("secret"), "{error}");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_postgres_url_chooses_the_postgres_store_and_a_bad_schema_is_refused() {
+        let builder = RuntimeBuilder::default()
+            .with_vars(env(&[(
+                "ASYNCEP_STORE_URL",
+                "postgres://app:pw@127.0.0.1/app",
+            )]))
+            .unwrap();
+        let (store, setting) = builder.resolve_store().unwrap();
+        assert!(store.is_shared());
+        assert_eq!(setting, "ASYNCEP_STORE_URL");
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[
+                ("ASYNCEP_STORE_URL", "postgres://app@127.0.0.1/app"),
+                ("ASYNCEP_POSTGRES_SCHEMA", "Bad;Name"),
+            ]))
+            .unwrap()
+            .resolve_store()
+            .map(drop)
+            .unwrap_err();
+        assert!(error.to_string().contains("schema name"), "{error}");
     }
 
     #[cfg(feature = "redis")]

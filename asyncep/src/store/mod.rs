@@ -7,6 +7,10 @@
 
 mod error;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod record;
 #[cfg(feature = "redis")]
 mod redis;
 mod repeat;
@@ -17,6 +21,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::{
+    DEFAULT_SCHEMA as POSTGRES_DEFAULT_SCHEMA, PostgresStore, PostgresStoreBuilder,
+};
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::from_env as redis_from_env;
 #[cfg(feature = "redis")]
@@ -32,6 +40,39 @@ pub use types::{
 pub(crate) use url::redact_url;
 
 use crate::job::{Job, JobId};
+
+/// The PostgreSQL store an `ASYNCEP_STORE_URL` names, or why it cannot be
+/// built. Nothing connects yet.
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres_from_env(
+    url: &str,
+    schema: Option<&str>,
+    retention: Retention,
+) -> Result<std::sync::Arc<dyn JobStore>, String> {
+    let mut builder = PostgresStore::builder(url).retention(retention);
+    if let Some(schema) = schema {
+        builder = builder.schema(schema);
+    }
+    builder
+        .build()
+        .map(|store| std::sync::Arc::new(store) as std::sync::Arc<dyn JobStore>)
+        .map_err(|error| error.to_string())
+}
+
+/// The PostgreSQL store an `ASYNCEP_STORE_URL` names, or why it cannot be
+/// built.
+#[cfg(not(feature = "postgres"))]
+pub(crate) fn postgres_from_env(
+    url: &str,
+    _schema: Option<&str>,
+    _retention: Retention,
+) -> Result<std::sync::Arc<dyn JobStore>, String> {
+    Err(format!(
+        "`{}` names a PostgreSQL store, but this build of asyncep has no PostgreSQL support; \
+         enable the `postgres` feature",
+        redact_url(url)
+    ))
+}
 
 /// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
 #[cfg(not(feature = "redis"))]

@@ -139,6 +139,16 @@ macro_rules! on_every_store_threaded {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    if let Some(backend) = crate::Backend::postgres() {
+                        super::$case(backend).await
+                    }
+                }
+            )*
+        }
     };
 }
 

@@ -12,6 +12,8 @@ mod http_edges;
 mod idempotency;
 mod memory_only;
 mod memory_store;
+mod postgres_only;
+mod postgres_store;
 mod processes;
 mod redis_only;
 mod redis_store;
@@ -38,6 +40,10 @@ impl Backend {
 
     fn redis() -> Option<Self> {
         asyncep_tests::services::redis_dyn().map(|store| Self { store })
+    }
+
+    fn postgres() -> Option<Self> {
+        asyncep_tests::services::postgres_dyn().map(|store| Self { store })
     }
 
     /// A runtime on this store, with the state every test endpoint needs
@@ -68,6 +74,16 @@ macro_rules! on_every_store {
                 #[tokio::test]
                 async fn $case() {
                     if let Some(backend) = crate::Backend::redis() {
+                        super::$case(backend).await
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    if let Some(backend) = crate::Backend::postgres() {
                         super::$case(backend).await
                     }
                 }

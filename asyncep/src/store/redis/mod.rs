@@ -2,9 +2,9 @@
 
 mod builder;
 mod connection;
+mod hash;
 mod keys;
 mod listener;
-mod record;
 mod reply;
 mod scripts;
 
@@ -19,10 +19,11 @@ use tracing::error;
 
 pub use self::builder::RedisStoreBuilder;
 pub(crate) use self::builder::from_env;
+use self::hash::decode_job;
 use self::keys::Keys;
 use self::listener::Listener;
-use self::record::{StoredRun, decode_job};
 use self::reply::{claimed_job, encode_caller, micros, millis, text};
+use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
     ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,

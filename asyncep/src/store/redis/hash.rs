@@ -1,86 +1,9 @@
-//! Jobs as the Redis scripts keep them: a hash of short fields and a list
-//! of attempt records with microsecond timestamps.
+//! A job as the Redis scripts keep it: a hash of short fields, read back
+//! into the job document.
 
-use std::collections::HashMap;
-
-use serde::{Deserialize, Serialize};
-
-use crate::job::{Attempt, AttemptStatus, ErrorInfo, Job, JobId, JobStatus, RawJson, Timestamp};
+use crate::job::{ErrorInfo, Job, JobId, JobStatus, RawJson, Timestamp};
 use crate::store::StoreError;
-
-/// An attempt as stored: the wire `Attempt`, with timestamps in microseconds
-/// so the Lua scripts can write one without a date library.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct StoredAttempt {
-    attempt: u32,
-    status: AttemptStatus,
-    started_at: u64,
-    finished_at: u64,
-    result: Option<RawJson>,
-    error: Option<ErrorInfo>,
-}
-
-/// An attempt as a worker sends it to `finish.lua`: without its number,
-/// which the store gives (`{"status":...}`; the script writes
-/// `{"attempt":N,"status":...}`).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct StoredRun<'a> {
-    status: AttemptStatus,
-    started_at: u64,
-    finished_at: u64,
-    result: Option<&'a RawJson>,
-    error: Option<&'a ErrorInfo>,
-}
-
-impl StoredRun<'_> {
-    /// The record without its result, when `drop` (the job keeps it).
-    pub(crate) fn without_result_if(mut self, drop: bool) -> Self {
-        if drop {
-            self.result = None;
-        }
-        self
-    }
-}
-
-impl<'a> From<&'a Attempt> for StoredRun<'a> {
-    fn from(attempt: &'a Attempt) -> Self {
-        Self {
-            status: attempt.status,
-            started_at: attempt.started_at.as_micros(),
-            finished_at: attempt.finished_at.as_micros(),
-            result: attempt.result.as_ref(),
-            error: attempt.error.as_ref(),
-        }
-    }
-}
-
-impl From<Attempt> for StoredAttempt {
-    fn from(attempt: Attempt) -> Self {
-        Self {
-            attempt: attempt.attempt,
-            status: attempt.status,
-            started_at: attempt.started_at.as_micros(),
-            finished_at: attempt.finished_at.as_micros(),
-            result: attempt.result,
-            error: attempt.error,
-        }
-    }
-}
-
-impl From<StoredAttempt> for Attempt {
-    fn from(stored: StoredAttempt) -> Self {
-        Self {
-            attempt: stored.attempt,
-            status: stored.status,
-            started_at: Timestamp::from_micros(stored.started_at),
-            finished_at: Timestamp::from_micros(stored.finished_at),
-            result: stored.result,
-            error: stored.error,
-        }
-    }
-}
+use crate::store::record::{decode_attempts, parse_status, share_result};
 
 /// Rebuilds the job document from its hash fields and attempt records.
 pub(crate) fn decode_job(
@@ -88,7 +11,8 @@ pub(crate) fn decode_job(
     fields: Vec<String>,
     attempts: Vec<String>,
 ) -> Result<Job, StoreError> {
-    let mut map: HashMap<String, String> = HashMap::with_capacity(fields.len() / 2);
+    let mut map: std::collections::HashMap<String, String> =
+        std::collections::HashMap::with_capacity(fields.len() / 2);
     let mut pairs = fields.into_iter();
     while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
         map.insert(name, value);
@@ -116,23 +40,10 @@ pub(crate) fn decode_job(
         .map(serde_json::from_str::<ErrorInfo>)
         .transpose()
         .map_err(|e| corrupt(&format!("error is not JSON: {e}")))?;
-    let attempts = attempts
-        .iter()
-        .map(|record| serde_json::from_str::<StoredAttempt>(record).map(Attempt::from))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| corrupt(&format!("an attempt is not readable: {e}")))?;
+    let attempts = decode_attempts(id, &attempts)?;
     let mut attempts = attempts;
     if status == JobStatus::Completed {
-        // The completing attempt's result is kept once, in the job.
-        if let Some(last) = attempts
-            .iter_mut()
-            .rev()
-            .find(|a| a.status == AttemptStatus::Succeeded)
-        {
-            if last.result.is_none() {
-                last.result = result.clone();
-            }
-        }
+        share_result(&mut attempts, result.as_ref());
     }
     Ok(Job {
         id,
@@ -151,25 +62,16 @@ pub(crate) fn decode_job(
         result,
         error,
         attempts,
-        caller: text("cr").and_then(super::reply::decode_caller),
-    })
-}
-
-fn parse_status(text: &str) -> Option<JobStatus> {
-    Some(match text {
-        "Queued" => JobStatus::Queued,
-        "Scheduled" => JobStatus::Scheduled,
-        "InProgress" => JobStatus::InProgress,
-        "Completed" => JobStatus::Completed,
-        "Failed" => JobStatus::Failed,
-        "Canceled" => JobStatus::Canceled,
-        _ => return None,
+        caller: text("cr")
+            .and_then(|field| field.strip_prefix('=').map(crate::caller::Caller::new)),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::{Attempt, AttemptStatus};
+    use crate::store::record::StoredAttempt;
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<String> {
         pairs

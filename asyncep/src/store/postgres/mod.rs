@@ -1,0 +1,551 @@
+//! The PostgreSQL store: a fleet of API and worker processes on the
+//! database most teams already run.
+
+mod listener;
+mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, PgPool, Row};
+
+use self::listener::Wakeup;
+use super::record::{StoredRun, decode_attempts, parse_status, share_result};
+use super::repeat::scoped_key;
+use super::{
+    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES,
+    Maintenance, NewJob, Outcome, Retention, StoreError,
+};
+use crate::caller::Caller;
+use crate::job::{
+    ErrorInfo, Job, JobId, LEASE_EXPIRED, Next, RawJson, Timestamp, failure_of, lost_too_often,
+};
+
+/// The schema asyncep's tables live in, unless configured otherwise.
+pub const DEFAULT_SCHEMA: &str = "asyncep";
+
+/// The `Retry-After` a client gets while PostgreSQL is unreachable.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Finished jobs purged per statement by `maintain`.
+const PURGE_BATCH: i64 = 1000;
+
+/// A [`JobStore`] in PostgreSQL, shared by every process that points at the
+/// same database and schema.
+///
+/// Every operation is one call of a PL/pgSQL function, so it is atomic and
+/// one round trip; claims use `FOR UPDATE SKIP LOCKED`, so workers never
+/// wait on each other. Leases and schedules run on the database's clock.
+/// Idle workers wake on `LISTEN`/`NOTIFY` (coalesced: at most one
+/// notification per ~100 ms) with a poll as a backstop, or on a poll alone
+/// behind a pooler in transaction mode ([`PostgresStoreBuilder::poll_only`]).
+/// Handlers hold no connection; the pool's size does not grow with the
+/// number of workers.
+///
+/// The schema is asyncep's own (default `asyncep`): its migrations run at
+/// [`start`](JobStore::start) under an advisory lock and are recorded in
+/// `asyncep.asyncep_schema`, never in the application's `_sqlx_migrations`;
+/// [`PostgresStore::migration_sql`] exports them for teams whose own tool
+/// must apply every change.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use asyncep::store::PostgresStore;
+///
+/// let store = PostgresStore::builder("postgres://app@127.0.0.1/app").schema("jobs").build()?;
+/// let runtime = asyncep::Runtime::builder().store(store).build()?;
+/// runtime.start().await?; // migrates, and fails here if PostgreSQL cannot be used
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: PgPool,
+    schema: String,
+    statements: Statements,
+    retention: Retention,
+    wakeup: Wakeup,
+}
+
+/// The store's statements, written once for its schema. The schema is the
+/// only text they take from outside, and it is a checked identifier
+/// ([`schema::valid_schema`]): every other value is a bound parameter.
+#[derive(Debug)]
+struct Statements {
+    create: Arc<str>,
+    get: Arc<str>,
+    claim: Arc<str>,
+    renew: Arc<str>,
+    finish: Arc<str>,
+    recover: Arc<str>,
+    purge: Arc<str>,
+}
+
+impl Statements {
+    fn new(s: &str) -> Self {
+        Self {
+            create: format!(
+                "SELECT outcome, job_id, created FROM {s}.create_job($1, $2, $3, $4, $5, $6, $7)"
+            )
+            .into(),
+            get: format!(
+                "SELECT j.*, array(SELECT a.record FROM {s}.attempts a WHERE a.job_id = j.id \
+                 ORDER BY a.attempt) AS attempt_records \
+                 FROM {s}.jobs j WHERE j.id = $1 \
+                 AND (j.expires_at IS NULL OR j.expires_at > {s}.now_us())"
+            )
+            .into(),
+            claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                .into(),
+            renew: format!(
+                "UPDATE {s}.jobs SET lease_expires_at = {s}.now_us() + $3 \
+                 WHERE id = $1 AND token = $2 AND status = 'InProgress'"
+            )
+            .into(),
+            finish: format!("SELECT {s}.finish_job($1, $2, $3, $4, $5, $6, $7, $8, $9) AS done")
+                .into(),
+            recover: format!("SELECT * FROM {s}.recover_leases({s}.now_us(), $1, $2, $3, $4)")
+                .into(),
+            purge: format!(
+                "DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM {s}.jobs \
+                 WHERE expires_at <= {s}.now_us() LIMIT $1)"
+            )
+            .into(),
+        }
+    }
+}
+
+/// A statement of [`Statements`], for sqlx.
+fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+    AssertSqlSafe(statement.clone())
+}
+
+/// Builds a [`PostgresStore`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct PostgresStoreBuilder {
+    url: String,
+    schema: String,
+    retention: Retention,
+    max_connections: u32,
+    poll: Option<Duration>,
+}
+
+impl PostgresStoreBuilder {
+    /// The schema of asyncep's tables (default `asyncep`): a lower-case
+    /// identifier.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// How long finished jobs are kept.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The most connections the store's pool opens (default 10), whatever
+    /// the number of workers. One more is used for `LISTEN`.
+    pub fn max_connections(mut self, connections: u32) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// No `LISTEN`/`NOTIFY`: idle workers look every `interval`. For a
+    /// pooler in transaction mode (PgBouncer), where `LISTEN` does not work.
+    pub fn poll_only(mut self, interval: Duration) -> Self {
+        self.poll = Some(interval);
+        self
+    }
+
+    /// Checks the settings and builds the store. Nothing connects until the
+    /// first operation (or [`JobStore::start`]).
+    pub fn build(self) -> Result<PostgresStore, StoreError> {
+        if !schema::valid_schema(&self.schema) {
+            return Err(StoreError::Misconfigured(format!(
+                "`{}` is not a schema name asyncep accepts: use lower-case letters, digits and `_`",
+                self.schema
+            )));
+        }
+        let options: sqlx::postgres::PgConnectOptions = self.url.parse().map_err(|error| {
+            StoreError::Misconfigured(format!(
+                "`{}` is not a PostgreSQL URL: {error}",
+                super::redact_url(&self.url)
+            ))
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy_with(options);
+        let channel = format!("asyncep_{}", self.schema);
+        let wakeup = Wakeup::new(pool.clone(), channel, self.poll);
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                statements: Statements::new(&self.schema),
+                schema: self.schema,
+                retention: self.retention,
+                wakeup,
+            }),
+        })
+    }
+}
+
+impl PostgresStore {
+    /// A builder for the database at `url` (`postgres://user:pass@host/db`).
+    pub fn builder(url: impl Into<String>) -> PostgresStoreBuilder {
+        PostgresStoreBuilder {
+            url: url.into(),
+            schema: DEFAULT_SCHEMA.to_owned(),
+            retention: Retention::default(),
+            max_connections: 10,
+            poll: None,
+        }
+    }
+
+    /// The SQL of asyncep's migrations for `schema`, for teams whose own
+    /// migration tool applies every change. Applied, it leaves the schema
+    /// current, and the store's start finds nothing to do.
+    pub fn migration_sql(schema: &str) -> String {
+        schema::migration_sql(schema)
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    fn failed_ms(&self) -> i64 {
+        millis(self.inner.retention.failed)
+    }
+}
+
+/// What a PostgreSQL error means for the caller.
+pub(super) fn error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::Unavailable {
+            retry_after: UNAVAILABLE_RETRY_AFTER,
+            source: Box::new(error),
+        },
+        // A connection that broke mid-statement: it may have run.
+        sqlx::Error::Io(ref io)
+            if io.kind() != std::io::ErrorKind::ConnectionRefused
+                && io.kind() != std::io::ErrorKind::NotFound =>
+        {
+            StoreError::OutcomeUnknown {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source: Box::new(error),
+            }
+        }
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => StoreError::Unavailable {
+            retry_after: UNAVAILABLE_RETRY_AFTER,
+            source: Box::new(error),
+        },
+        sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08")) => {
+            StoreError::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_AFTER,
+                source: Box::new(error),
+            }
+        }
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+fn json(info: &ErrorInfo) -> Result<String, StoreError> {
+    serde_json::to_string(info).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn time(row: &PgRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    let value: Option<i64> = row.try_get(column).map_err(error)?;
+    Ok(value.map(|micros| Timestamp::from_micros(u64::try_from(micros).unwrap_or(0))))
+}
+
+/// A job document from a `jobs` row and its attempt records.
+fn decode(row: &PgRow) -> Result<Job, StoreError> {
+    let id: uuid::Uuid = row.try_get("id").map_err(error)?;
+    let id = JobId::from(id);
+    let corrupt = |what: &str| StoreError::Corrupt(format!("job {id}: {what}"));
+    let status: String = row.try_get("status").map_err(error)?;
+    let status = parse_status(&status).ok_or_else(|| corrupt("unknown status"))?;
+    let result: Option<String> = row.try_get("result").map_err(error)?;
+    let result = result
+        .map(RawJson::from_text)
+        .transpose()
+        .map_err(|e| corrupt(&format!("result is not JSON: {e}")))?;
+    let error_text: Option<String> = row.try_get("error").map_err(error)?;
+    let job_error = error_text
+        .filter(|e| !e.is_empty())
+        .map(|e| serde_json::from_str::<ErrorInfo>(&e))
+        .transpose()
+        .map_err(|e| corrupt(&format!("error is not JSON: {e}")))?;
+    let records: Vec<String> = row.try_get("attempt_records").map_err(error)?;
+    let mut attempts = decode_attempts(id, &records)?;
+    if status == crate::job::JobStatus::Completed {
+        share_result(&mut attempts, result.as_ref());
+    }
+    let number = |column: &str| -> Result<u32, StoreError> {
+        let value: i32 = row.try_get(column).map_err(error)?;
+        Ok(u32::try_from(value).unwrap_or(0))
+    };
+    let caller: Option<String> = row.try_get("caller").map_err(error)?;
+    Ok(Job {
+        id,
+        name: row.try_get::<String, _>("name").map_err(error)?.into(),
+        status,
+        retry_count: number("retry_count")?,
+        max_retries: number("max_retries")?,
+        created_at: time(row, "created_at")?.ok_or_else(|| corrupt("no creation time"))?,
+        started_at: time(row, "started_at")?,
+        completed_at: time(row, "completed_at")?,
+        last_updated_at: time(row, "last_updated_at")?.ok_or_else(|| corrupt("no update time"))?,
+        next_attempt_at: time(row, "next_attempt_at")?,
+        result,
+        error: job_error,
+        attempts,
+        caller: caller.map(Caller::new),
+    })
+}
+
+#[async_trait]
+impl JobStore for PostgresStore {
+    async fn start(&self) -> Result<(), StoreError> {
+        schema::migrate(&self.inner.pool, &self.inner.schema).await?;
+        self.inner.wakeup.start().await
+    }
+
+    async fn shutdown(&self) {
+        self.inner.wakeup.stop();
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
+        let input = serde_json::to_string(&job.input)
+            .map_err(|e| StoreError::Corrupt(format!("the job input cannot be written: {e}")))?;
+        let idempotency = job.idempotency.as_ref();
+        let fingerprint = idempotency.map(|i| i.fingerprint.0.to_vec());
+        let key = idempotency
+            .and_then(|i| i.key.as_deref())
+            .map(|key| scoped_key(job.caller.as_ref(), key));
+        let row = sqlx::query(sql(&self.inner.statements.create))
+            .bind(job.id.as_uuid())
+            .bind(job.name.as_ref())
+            .bind(i32::try_from(job.max_retries).unwrap_or(i32::MAX))
+            .bind(&input)
+            .bind(fingerprint)
+            .bind(key)
+            .bind(job.caller.as_ref().map(Caller::as_str))
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        let outcome: i32 = row.try_get("outcome").map_err(error)?;
+        let found: Option<uuid::Uuid> = row.try_get("job_id").map_err(error)?;
+        match (outcome, found) {
+            (0, _) => {
+                let created = time(&row, "created")?.unwrap_or_else(Timestamp::now);
+                self.inner.wakeup.notify(&job.name).await;
+                let mut made = Job::queued(job.id, job.name, job.max_retries, created);
+                made.caller = job.caller;
+                Ok(Created::New(made))
+            }
+            (1, Some(id)) => match self.get(id.into()).await? {
+                Some(existing) => Ok(Created::Existing(existing)),
+                None => Err(StoreError::Corrupt(format!(
+                    "job {id} vanished while being read"
+                ))),
+            },
+            (2, Some(id)) => Err(StoreError::IdempotencyConflict {
+                existing: id.into(),
+            }),
+            (3, _) => Err(StoreError::IdTaken),
+            other => Err(StoreError::Corrupt(format!("create answered {other:?}"))),
+        }
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(sql(&self.inner.statements.get))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+        let names: Vec<&str> = request.names.iter().collect();
+        let rows = sqlx::query(sql(&self.inner.statements.claim))
+            .bind(&names)
+            .bind(micros(request.lease))
+            .bind(i32::try_from(request.limit.max(1)).unwrap_or(i32::MAX))
+            .bind(uuid::Uuid::from_u128(request.id.0))
+            .bind(request.repeat)
+            .bind(self.failed_ms())
+            .bind(i32::try_from(MAX_LOST_LEASES).unwrap_or(5))
+            .bind(json(&ErrorInfo::new(
+                ErrorInfo::INTERRUPTED,
+                LEASE_EXPIRED,
+            ))?)
+            .bind(json(&lost_too_often())?)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        let mut claimed = Claimed::default();
+        for row in rows {
+            let id: Option<uuid::Uuid> = row.try_get("id").map_err(error)?;
+            let Some(id) = id else {
+                let due: Option<i64> = row.try_get("next_due").map_err(error)?;
+                claimed.next_due =
+                    due.map(|d| Duration::from_micros(u64::try_from(d).unwrap_or(0)));
+                continue;
+            };
+            let id = JobId::from(id);
+            let input: Option<String> = row.try_get("input").map_err(error)?;
+            let input = serde_json::from_str(input.as_deref().unwrap_or("{}")).map_err(|e| {
+                StoreError::Corrupt(format!("job {id}: the input is not readable: {e}"))
+            })?;
+            let number = |column: &str| -> Result<u32, StoreError> {
+                let value: i32 = row.try_get(column).map_err(error)?;
+                Ok(u32::try_from(value).unwrap_or(0))
+            };
+            let token: i64 = row.try_get("token").map_err(error)?;
+            let left: i64 = row.try_get("lease_left").map_err(error)?;
+            let caller: Option<String> = row.try_get("caller").map_err(error)?;
+            claimed.jobs.push(ClaimedJob {
+                id,
+                name: row.try_get::<String, _>("name").map_err(error)?.into(),
+                attempt: number("attempts")? + 1,
+                retry_count: number("retry_count")?,
+                max_retries: number("max_retries")?,
+                input: Arc::new(input),
+                caller: caller.map(Caller::new),
+                lease: Lease {
+                    job_id: id,
+                    token: u64::try_from(token).unwrap_or(0),
+                    ttl: Duration::from_micros(u64::try_from(left).unwrap_or(0)),
+                },
+            });
+        }
+        claimed.jobs.sort_by_key(|job| job.lease.token);
+        Ok(claimed)
+    }
+
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+        let renewed = sqlx::query(sql(&self.inner.statements.renew))
+            .bind(lease.job_id.as_uuid())
+            .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
+            .bind(micros(period))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        if renewed.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost { id: lease.job_id })
+        }
+    }
+
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
+        let Outcome { attempt, next } = outcome;
+        let record = serde_json::to_string(
+            &StoredRun::from(&attempt).without_result_if(next == Next::Complete),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
+        let job_error = match (&attempt.error, next) {
+            (Some(info), _) => Some(json(info)?),
+            (None, Next::Fail) => Some(json(&failure_of(&attempt))?),
+            (None, _) => None,
+        };
+        let (step, delay) = match next {
+            Next::Complete => ("complete", Duration::ZERO),
+            Next::Fail => ("fail", Duration::ZERO),
+            Next::Retry { after } => ("retry", after),
+            Next::Requeue => ("requeue", Duration::ZERO),
+        };
+        let row = sqlx::query(sql(&self.inner.statements.finish))
+            .bind(lease.job_id.as_uuid())
+            .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
+            .bind(step)
+            .bind(record)
+            .bind(attempt.result.as_ref().map(|r| r.get().to_owned()))
+            .bind(job_error)
+            .bind(micros(delay))
+            .bind(millis(self.inner.retention.completed))
+            .bind(self.failed_ms())
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        let done: i32 = row.try_get("done").map_err(error)?;
+        match done {
+            1 => {
+                if matches!(next, Next::Retry { .. } | Next::Requeue) {
+                    self.inner.wakeup.wake_all();
+                }
+                Ok(())
+            }
+            2 => Ok(()),
+            _ => Err(StoreError::LeaseLost { id: lease.job_id }),
+        }
+    }
+
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
+        let recovered: Vec<uuid::Uuid> = sqlx::query_scalar(sql(&self.inner.statements.recover))
+            .bind(self.failed_ms())
+            .bind(i32::try_from(MAX_LOST_LEASES).unwrap_or(5))
+            .bind(json(&ErrorInfo::new(
+                ErrorInfo::INTERRUPTED,
+                LEASE_EXPIRED,
+            ))?)
+            .bind(json(&lost_too_often())?)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        if !recovered.is_empty() {
+            self.inner.wakeup.wake_all();
+        }
+        let mut purged = 0;
+        loop {
+            let done = sqlx::query(sql(&self.inner.statements.purge))
+                .bind(PURGE_BATCH)
+                .execute(&self.inner.pool)
+                .await
+                .map_err(error)?;
+            purged += done.rows_affected();
+            if done.rows_affected() < PURGE_BATCH as u64 {
+                break;
+            }
+        }
+        Ok(Maintenance {
+            recovered: recovered.into_iter().map(JobId::from).collect(),
+            purged,
+        })
+    }
+
+    async fn wait_for_work(&self, _names: &JobNames, timeout: Duration) {
+        self.inner.wakeup.wait(timeout).await;
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.wakeup.stop();
+    }
+}
