@@ -7,7 +7,6 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info_span, warn};
 
@@ -22,26 +21,31 @@ use crate::store::{ClaimedJob, Lease, Outcome, StoreError};
 /// claim that granted its lease was sent.
 pub(super) async fn run(
     context: &WorkerContext,
-    heartbeat: &Heartbeat,
+    held: Held<'_>,
     job: ClaimedJob,
-    sent: Instant,
     signals: &Signals,
 ) {
     let span = info_span!("asyncep.attempt", job.id = %job.id, job.name = %job.name, attempt = job.attempt);
-    execute(context, heartbeat, job, sent, signals)
-        .instrument(span)
-        .await;
+    execute(context, held, job, signals).instrument(span).await;
 }
 
-async fn execute(
-    context: &WorkerContext,
-    heartbeat: &Heartbeat,
-    job: ClaimedJob,
-    sent: Instant,
-    signals: &Signals,
-) {
+/// Where a worker's lease is kept: the heartbeat, the worker's slot in it,
+/// and when the claim that granted the lease was sent.
+#[derive(Debug)]
+pub(super) struct Held<'a> {
+    pub(super) heartbeat: &'a Heartbeat,
+    pub(super) slot: usize,
+    pub(super) sent: std::time::Instant,
+}
+
+async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signals: &Signals) {
     let cancellation = signals.stop.child_token();
-    let kept = heartbeat.keep(job.lease.clone(), sent, cancellation.clone());
+    let kept = held.heartbeat.keep(
+        held.slot,
+        job.lease.clone(),
+        held.sent,
+        cancellation.clone(),
+    );
     let Some(endpoint) = context.registry.get(&job.name) else {
         // Stores only hand out names this process asked for, so this means
         // a store bug; hand the job back rather than fail it.

@@ -1,31 +1,36 @@
-//! Leases kept alive by one heartbeat task per worker: a task of its own, so
-//! a handler that blocks its thread cannot starve it, and kept until the
-//! attempt's outcome is recorded, not only while the handler runs.
+//! Leases kept alive by a heartbeat that no handler can starve, and kept
+//! until the attempt's outcome is recorded, not only while the handler runs.
 //!
-//! The task lives as long as its worker and looks at the worker's current
-//! lease on a beat, so a job costs no task spawn and no wake-up: a job that
-//! ends before its first renewal is never seen by the heartbeat at all.
+//! The heartbeat's clock is an OS thread of its own, one per runtime. On
+//! each beat it looks at every worker's current lease; a lease due for
+//! renewal is renewed by a task it spawns onto the runtime from outside, so
+//! the task lands in the runtime's global queue, where any free worker
+//! thread takes it. (A task woken from inside the runtime may instead wait
+//! in the waking thread's own slot, and if that thread then blocks in a
+//! handler, so does the task: the heartbeat must not depend on it.) A job
+//! that ends before its first renewal costs the heartbeat nothing.
 
-use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use std::panic::AssertUnwindSafe;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, warn};
+use tracing::warn;
 
 use crate::store::{JobStore, Lease, StoreError};
 
-/// The heartbeat of one worker.
+/// The heartbeat of one runtime's workers: a slot per worker.
 #[derive(Debug)]
 pub(super) struct Heartbeat {
-    current: Arc<Mutex<Option<Current>>>,
-    task: JoinHandle<()>,
+    slots: Arc<Slots>,
+    stop: Arc<AtomicBool>,
 }
 
-/// The lease the worker holds now.
+type Slots = Vec<Mutex<Option<Current>>>;
+
+/// The lease a worker holds now.
 #[derive(Debug)]
 struct Current {
     lease: Lease,
@@ -33,6 +38,8 @@ struct Current {
     deadline: Instant,
     /// When the last renewal (or the claim) was sent.
     renewed: Instant,
+    /// A renewal is under way.
+    renewing: bool,
     /// Fires when the lease is lost.
     lost: CancellationToken,
     /// The handler's cancellation, fired with `lost`.
@@ -40,41 +47,64 @@ struct Current {
 }
 
 impl Heartbeat {
-    /// Starts the heartbeat of a worker whose leases last `period`.
-    pub(super) fn start(store: Arc<dyn JobStore>, period: Duration) -> Self {
-        let current = Arc::new(Mutex::new(None));
-        let task = tokio::spawn(beat(store, period, current.clone()).in_current_span());
-        Self { current, task }
+    /// Starts the heartbeat of `workers` workers whose leases last `period`,
+    /// renewing on the runtime of `handle`.
+    pub(super) fn start(
+        store: Arc<dyn JobStore>,
+        period: Duration,
+        workers: usize,
+        handle: tokio::runtime::Handle,
+    ) -> Self {
+        let slots: Arc<Slots> = Arc::new((0..workers).map(|_| Mutex::new(None)).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (beat_slots, beat_stop) = (slots.clone(), stop.clone());
+        let spawned = std::thread::Builder::new()
+            .name("asyncep-heartbeat".into())
+            .spawn(move || beat(store, period, beat_slots, beat_stop, handle));
+        if let Err(error) = spawned {
+            // Without a thread, leases run out and jobs go to other workers:
+            // at-least-once still holds. Say so loudly.
+            tracing::error!(%error, "could not start the asyncep heartbeat thread");
+        }
+        Self { slots, stop }
     }
 
-    /// Keeps `lease`, granted by a request sent at `sent`, until the
-    /// returned guard is dropped. When it is lost, `handler` fires too,
-    /// from the heartbeat's task, so even a handler that blocks its thread
-    /// can see it.
+    /// Keeps `lease` for worker `slot`, granted by a request sent at
+    /// `sent`, until the returned guard is dropped. When it is lost,
+    /// `handler` fires too, from the heartbeat, so even a handler that
+    /// blocks its thread can see it.
     pub(super) fn keep(
         &self,
+        slot: usize,
         lease: Lease,
         sent: Instant,
         handler: CancellationToken,
     ) -> KeptLease<'_> {
         let lost = CancellationToken::new();
-        *lock(&self.current) = Some(Current {
+        *lock(&self.slots[slot]) = Some(Current {
             deadline: sent + lease.ttl,
             renewed: sent,
+            renewing: false,
             lease,
             lost: lost.clone(),
             handler,
         });
         KeptLease {
             heartbeat: self,
+            slot,
             lost,
         }
+    }
+
+    /// Stops the heartbeat thread (within a beat).
+    pub(super) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
     }
 }
 
 impl Drop for Heartbeat {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop();
     }
 }
 
@@ -82,6 +112,7 @@ impl Drop for Heartbeat {
 #[derive(Debug)]
 pub(super) struct KeptLease<'a> {
     heartbeat: &'a Heartbeat,
+    slot: usize,
     lost: CancellationToken,
 }
 
@@ -95,26 +126,30 @@ impl KeptLease<'_> {
 
 impl Drop for KeptLease<'_> {
     fn drop(&mut self) {
-        *lock(&self.heartbeat.current) = None;
+        *lock(&self.heartbeat.slots[self.slot]) = None;
     }
 }
 
-fn lock(current: &Mutex<Option<Current>>) -> MutexGuard<'_, Option<Current>> {
-    current
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock(slot: &Mutex<Option<Current>>) -> MutexGuard<'_, Option<Current>> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Every quarter lease: renews a lease last renewed a third of a lease ago,
-/// and declares lost one that ran out or that the store refuses.
-async fn beat(store: Arc<dyn JobStore>, period: Duration, current: Arc<Mutex<Option<Current>>>) {
-    let tick = period / 4;
+/// Every quarter lease: renews each lease last renewed a third of a lease
+/// ago, and declares lost one that ran out.
+fn beat(
+    store: Arc<dyn JobStore>,
+    period: Duration,
+    slots: Arc<Slots>,
+    stop: Arc<AtomicBool>,
+    handle: tokio::runtime::Handle,
+) {
+    let tick = (period / 4).max(Duration::from_millis(5));
     let renew_after = period / 3;
-    loop {
-        tokio::time::sleep(tick).await;
+    while !stop.load(Ordering::Acquire) {
+        std::thread::sleep(tick);
         let now = Instant::now();
-        let (lease, deadline) = {
-            let mut guard = lock(&current);
+        for (index, slot) in slots.iter().enumerate() {
+            let mut guard = lock(slot);
             let Some(held) = guard.as_mut().filter(|held| !held.lost.is_cancelled()) else {
                 continue;
             };
@@ -124,43 +159,63 @@ async fn beat(store: Arc<dyn JobStore>, period: Duration, current: Arc<Mutex<Opt
                 held.handler.cancel();
                 continue;
             }
-            if now < held.renewed + renew_after {
+            if held.renewing || now < held.renewed + renew_after {
                 continue;
             }
-            (held.lease.clone(), held.deadline)
-        };
-        // A panic in the store's renew (a bug) must not end the heartbeat:
-        // it counts as a failed renewal.
-        let renewal = AssertUnwindSafe(store.renew(&lease, period)).catch_unwind();
-        let renewed = match tokio::time::timeout_at(deadline, renewal).await {
-            Ok(Ok(renewed)) => Ok(renewed),
-            Ok(Err(panic)) => Ok(Err(StoreError::Corrupt(format!(
-                "the store's renew panicked: {}",
-                super::attempt::panic_message(&*panic)
-            )))),
-            Err(elapsed) => Err(elapsed),
-        };
-        let mut guard = lock(&current);
-        let Some(held) = guard
-            .as_mut()
-            .filter(|held| held.lease.token == lease.token)
-        else {
-            continue;
-        };
-        match renewed {
-            Ok(Ok(())) => {
-                held.deadline = now + period;
-                held.renewed = now;
-            }
-            Ok(Err(error @ StoreError::LeaseLost { .. })) => {
-                warn!(job.id = %lease.job_id, %error, "the store gave the job to another worker");
-                held.lost.cancel();
-                held.handler.cancel();
-            }
-            Ok(Err(error)) => {
-                warn!(job.id = %lease.job_id, %error, "could not renew the lease; trying again")
-            }
-            Err(_) => warn!(job.id = %lease.job_id, "the lease ran out while it was being renewed"),
+            held.renewing = true;
+            let renewal = renew(
+                store.clone(),
+                held.lease.clone(),
+                held.deadline,
+                period,
+                slots.clone(),
+                index,
+            );
+            // From outside the runtime: the global queue, any free thread.
+            drop(handle.spawn(renewal));
         }
+    }
+}
+
+/// Renews one lease and records what came of it in its slot.
+async fn renew(
+    store: Arc<dyn JobStore>,
+    lease: Lease,
+    deadline: Instant,
+    period: Duration,
+    slots: Arc<Slots>,
+    index: usize,
+) {
+    let sent = Instant::now();
+    // A panic in the store's renew (a bug) counts as a failed renewal.
+    let renewal = AssertUnwindSafe(store.renew(&lease, period)).catch_unwind();
+    let renewed = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), renewal).await;
+    let mut guard = lock(&slots[index]);
+    let Some(held) = guard
+        .as_mut()
+        .filter(|held| held.lease.token == lease.token && held.lease.job_id == lease.job_id)
+    else {
+        return;
+    };
+    held.renewing = false;
+    match renewed {
+        Ok(Ok(Ok(()))) => {
+            held.deadline = sent + period;
+            held.renewed = sent;
+        }
+        Ok(Ok(Err(error @ StoreError::LeaseLost { .. }))) => {
+            warn!(job.id = %lease.job_id, %error, "the store gave the job to another worker");
+            held.lost.cancel();
+            held.handler.cancel();
+        }
+        Ok(Ok(Err(error))) => {
+            warn!(job.id = %lease.job_id, %error, "could not renew the lease; trying again")
+        }
+        Ok(Err(panic)) => warn!(
+            job.id = %lease.job_id,
+            panic = %super::attempt::panic_message(&*panic),
+            "the store's renew panicked; trying again"
+        ),
+        Err(_) => warn!(job.id = %lease.job_id, "the lease ran out while it was being renewed"),
     }
 }

@@ -2,8 +2,9 @@
 //! shutdown, all supervised.
 //!
 //! Each worker is a task that claims one job at a time, runs it
-//! ([`attempt`]) while its lease is kept alive by the worker's heartbeat
-//! task ([`lease`]), and waits on the store's wake-up signal when idle. The
+//! ([`attempt`]) while its lease is kept alive by the runtime's heartbeat
+//! ([`lease`], a thread no handler can starve), and waits on the store's
+//! wake-up signal when idle. The
 //! retry decision ([`retry`]) is a pure function of the attempt's outcome.
 //! The worker knows the store, the registry and the states; never axum.
 
@@ -82,6 +83,7 @@ pub(crate) struct Workers {
     tracker: TaskTracker,
     started: AtomicBool,
     live: Arc<AtomicUsize>,
+    heartbeat: std::sync::OnceLock<Arc<lease::Heartbeat>>,
 }
 
 impl Workers {
@@ -92,6 +94,7 @@ impl Workers {
             tracker: TaskTracker::new(),
             started: AtomicBool::new(false),
             live: Arc::default(),
+            heartbeat: std::sync::OnceLock::new(),
         }
     }
 
@@ -111,14 +114,29 @@ impl Workers {
             jobs = context.registry.len(),
             "starting asyncep workers"
         );
+        let heartbeat = self
+            .heartbeat
+            .get_or_init(|| {
+                Arc::new(lease::Heartbeat::start(
+                    context.store.clone(),
+                    context.settings.lease,
+                    context.settings.workers,
+                    tokio::runtime::Handle::current(),
+                ))
+            })
+            .clone();
         for index in 0..context.settings.workers {
             let (context, signals) = (context.clone(), self.signals.clone());
+            let heartbeat = heartbeat.clone();
             let span = info_span!("asyncep.worker", worker = index);
             self.tracker.spawn(supervise::supervise(
                 "worker",
                 self.signals.stop.clone(),
                 Some(self.live.clone()),
-                move || claim_loop(context.clone(), signals.clone()).instrument(span.clone()),
+                move || {
+                    claim_loop(context.clone(), signals.clone(), heartbeat.clone(), index)
+                        .instrument(span.clone())
+                },
             ));
         }
         let (context, signals) = (context.clone(), self.signals.clone());
@@ -155,10 +173,18 @@ impl Workers {
             self.signals.abort.cancel();
             self.tracker.wait().await;
         }
+        if let Some(heartbeat) = self.heartbeat.get() {
+            heartbeat.stop();
+        }
     }
 }
 
-async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
+async fn claim_loop(
+    context: Arc<WorkerContext>,
+    signals: Arc<Signals>,
+    heartbeat: Arc<lease::Heartbeat>,
+    slot: usize,
+) {
     let mut request = ClaimRequest {
         names: context.registry.names(),
         lease: context.settings.lease,
@@ -166,7 +192,6 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
         id: ClaimId::new(),
         repeat: false,
     };
-    let heartbeat = lease::Heartbeat::start(context.store.clone(), context.settings.lease);
     let mut failures = 0_u32;
     while !signals.stop.is_cancelled() {
         let sent = Instant::now();
@@ -192,7 +217,12 @@ async fn claim_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
                         warn!(job.id = %job.id, "not starting a job whose lease already ran out");
                         continue;
                     }
-                    attempt::run(&context, &heartbeat, job, sent, &signals).await;
+                    let kept = attempt::Held {
+                        heartbeat: &heartbeat,
+                        slot,
+                        sent: sent.into_std(),
+                    };
+                    attempt::run(&context, kept, job, &signals).await;
                 }
             }
             Err(error) => {

@@ -28,7 +28,7 @@ async fn a_handler_that_blocks_its_thread_keeps_its_lease(backend: Backend) {
     let server = TestServer::start(short_lease(&backend)).await;
     let id = server.submit("/blocker", &json!(null)).await;
     let job = server.wait_for_status(&id, "Completed").await;
-    assert_eq!(runs_of(&id), 1, "the job ran once");
+    assert_eq!(runs_of(&id), 1, "the job ran once: {job:#}");
     assert_eq!(job["attempts"].as_array().unwrap().len(), 1);
 }
 
