@@ -119,8 +119,16 @@ impl Runtime {
     /// the store's listeners: an error of the store is logged, and the
     /// workers keep trying to reach it. Calling it again does nothing.
     pub fn start_workers(&self) {
-        self.start_store();
-        self.inner.workers.start();
+        let inner = self.inner.clone();
+        // After the store's start (its migrations, its listener), so the
+        // first claims do not race them; if it fails, the workers start all
+        // the same and keep trying to reach the store.
+        tokio::spawn(async move {
+            if let Err(error) = inner.store.start().await {
+                error!(%error, setting = inner.store_setting, "the job store could not be started; asyncep keeps trying to reach it");
+            }
+            inner.workers.start();
+        });
     }
 
     /// Starts the store in the background, logging what fails.
