@@ -129,13 +129,14 @@ impl MemoryStore {
     /// Applies an event to a leased job.
     fn apply(&self, lease: &Lease, event: Event) -> Result<bool, StoreError> {
         let (now, mono) = (Timestamp::now(), self.clock.now());
-        self.lock()
-            .apply(lease.job_id, event, now, mono, self.retention)
-            .map_err(|refusal| match refusal {
-                Refusal::LeaseLost | Refusal::Invalid(_) => {
-                    StoreError::LeaseLost { id: lease.job_id }
-                }
-            })
+        let mut state = self.lock();
+        let applied = state.apply(lease.job_id, event, now, mono, self.retention);
+        let spent = state.spent.take();
+        drop(state);
+        drop(spent);
+        applied.map_err(|refusal| match refusal {
+            Refusal::LeaseLost | Refusal::Invalid(_) => StoreError::LeaseLost { id: lease.job_id },
+        })
     }
 }
 

@@ -44,6 +44,10 @@ pub(super) struct State {
     tokens: u64,
     /// About how many bytes the records hold (see [`Record::weight`]).
     pub(super) bytes: usize,
+    /// The input a completion just let go of, freed by the caller once the
+    /// lock is released (freeing a large body under the lock would hold up
+    /// every other worker).
+    pub(super) spent: Option<Arc<JobInput>>,
 }
 
 /// What a job costs beyond its texts: the record, its index entries.
@@ -61,11 +65,6 @@ fn attempt_weight(attempt: &Attempt) -> usize {
             .map_or(0, |e| e.code.len() + e.message.len())
 }
 
-/// The input every completed job shares: nothing reads a completed job's
-/// input again, so it is let go.
-static NO_INPUT: std::sync::LazyLock<Arc<JobInput>> =
-    std::sync::LazyLock::new(|| Arc::new(JobInput::default()));
-
 /// A scheduled retry: when it is due, the order it was scheduled in, the job.
 type Retry = (Mono, u64, JobId);
 
@@ -82,7 +81,9 @@ struct Running {
 pub(super) struct Record {
     name: Cow<'static, str>,
     life: Lifecycle,
-    input: Arc<JobInput>,
+    /// What the job runs with; `None` once it completed (nothing reads a
+    /// completed job's input again).
+    input: Option<Arc<JobInput>>,
     caller: Option<Caller>,
     history: Option<Box<History>>,
     idempotency: Option<Box<Keys>>,
@@ -136,7 +137,7 @@ impl Record {
             attempt: self.life.next_attempt(),
             retry_count: self.life.retry_count,
             max_retries: self.life.max_retries,
-            input: self.input.clone(),
+            input: self.input.clone().unwrap_or_default(),
             caller: self.caller.clone(),
             lease: Lease {
                 job_id: id,
@@ -235,7 +236,7 @@ impl State {
                 let record = Record {
                     name: new.name,
                     life: Lifecycle::queued(new.max_retries, now),
-                    input: Arc::new(new.input),
+                    input: Some(Arc::new(new.input)),
                     caller: new.caller,
                     history: None,
                     idempotency,
@@ -407,8 +408,10 @@ impl State {
             Some(End::Completed(result)) => {
                 // The result is the last attempt's, shared: no new bytes.
                 history.result = result;
-                record.weight -= record.input.stored_size();
-                record.input = NO_INPUT.clone();
+                if let Some(input) = record.input.take() {
+                    record.weight -= input.stored_size();
+                    self.spent = Some(input);
+                }
             }
             Some(End::Failed(error)) => {
                 record.weight += error.code.len() + error.message.len();
