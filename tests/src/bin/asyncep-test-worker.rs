@@ -1,7 +1,8 @@
 //! A worker-only process for the multi-process tests: runs `proc-count`
-//! jobs from the Redis store named by `ASYNCEP_STORE_URL` and
-//! `ASYNCEP_REDIS_PREFIX`, and logs every run to the hash
-//! `<prefix>:runs` (job id → runs), so tests can count executions.
+//! jobs from the store the `ASYNCEP_*` variables name (Redis or
+//! PostgreSQL), and logs every run to the Redis hash `RUN_LOG_KEY` (job id
+//! → runs) at `RUN_LOG_REDIS`, so tests can count executions whatever the
+//! store.
 //!
 //! `PROC_JOB_MILLIS` sets how long each job takes (default 0).
 
@@ -36,20 +37,21 @@ async fn count(ctx: AsyncContext, State(log): State<RunLog>) -> Result<u32, Stri
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("ASYNCEP_STORE_URL")?;
-    let prefix = std::env::var("ASYNCEP_REDIS_PREFIX")?;
+    let log_url =
+        std::env::var("RUN_LOG_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let log_key = std::env::var("RUN_LOG_KEY")?;
     let job_time = Duration::from_millis(
         std::env::var("PROC_JOB_MILLIS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
     );
-    let connection = redis::Client::open(url.as_str())?
+    let connection = redis::Client::open(log_url.as_str())?
         .get_connection_manager()
         .await?;
     let log = RunLog {
         connection,
-        key: format!("{{{prefix}}}:runs"),
+        key: log_key,
         job_time,
     };
     let runtime = Runtime::builder().with_env()?.state(log).build()?;

@@ -1,5 +1,6 @@
-//! Several worker processes against one Redis: each job runs once without
-//! faults, and a worker killed mid-job loses nothing.
+//! Several worker processes against one shared store (Redis, PostgreSQL):
+//! each job runs once without faults, and a worker killed mid-job loses
+//! nothing.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -8,22 +9,63 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncep::job::{AttemptStatus, JobInput};
-use asyncep::store::{JobStore, NewJob, RedisStore};
+use asyncep::store::{JobStore, NewJob};
 use asyncep::{JobId, JobStatus};
-use asyncep_tests::services::{redis_store, redis_url};
+use asyncep_tests::services::{postgres_store, postgres_url, redis_store, redis_url};
 use asyncep_tests::wait_until;
 use redis::AsyncCommands;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_asyncep-test-worker");
 
-/// A worker process on the store's prefix; killed when dropped.
+/// A store shared by worker processes: how to reach it from the test and
+/// from a process, and where the processes log their runs.
+struct Fleet {
+    store: Arc<dyn JobStore>,
+    env: Vec<(&'static str, String)>,
+    log: String,
+}
+
+impl Fleet {
+    fn redis() -> Option<Self> {
+        let store = redis_store()?;
+        let prefix = store
+            .prefix()
+            .trim_matches(|c| c == '{' || c == '}')
+            .to_owned();
+        Some(Self {
+            log: format!("{{{prefix}}}:runs"),
+            env: vec![
+                ("ASYNCEP_STORE_URL", redis_url()),
+                ("ASYNCEP_REDIS_PREFIX", prefix),
+            ],
+            store: Arc::new(store),
+        })
+    }
+
+    fn postgres() -> Option<Self> {
+        redis_store()?; // the runs are logged in Redis
+        let store = postgres_store()?;
+        let schema = store.schema().to_owned();
+        Some(Self {
+            log: format!("asyncep-test-runs:{schema}"),
+            env: vec![
+                ("ASYNCEP_STORE_URL", postgres_url()),
+                ("ASYNCEP_POSTGRES_SCHEMA", schema),
+            ],
+            store: Arc::new(store),
+        })
+    }
+}
+
+/// A worker process on the fleet's store; killed when dropped.
 struct WorkerProcess(Child);
 
 impl WorkerProcess {
-    fn start(prefix: &str, workers: usize, lease: &str, job_millis: u64) -> Self {
+    fn start(fleet: &Fleet, workers: usize, lease: &str, job_millis: u64) -> Self {
         let child = Command::new(WORKER)
-            .env("ASYNCEP_STORE_URL", redis_url())
-            .env("ASYNCEP_REDIS_PREFIX", prefix)
+            .envs(fleet.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("RUN_LOG_REDIS", redis_url())
+            .env("RUN_LOG_KEY", &fleet.log)
             .env("ASYNCEP_WORKERS", workers.to_string())
             .env("ASYNCEP_LEASE", lease)
             .env("ASYNCEP_SHUTDOWN_GRACE", "5s")
@@ -47,17 +89,7 @@ impl Drop for WorkerProcess {
     }
 }
 
-/// A store on a fresh prefix, and that prefix without its braces.
-fn store() -> Option<(Arc<RedisStore>, String)> {
-    let store = redis_store()?;
-    let prefix = store
-        .prefix()
-        .trim_matches(|c| c == '{' || c == '}')
-        .to_owned();
-    Some((Arc::new(store), prefix))
-}
-
-async fn submit(store: &RedisStore, count: usize) -> Vec<JobId> {
+async fn submit(store: &dyn JobStore, count: usize) -> Vec<JobId> {
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         let id = JobId::new();
@@ -77,19 +109,16 @@ async fn submit(store: &RedisStore, count: usize) -> Vec<JobId> {
     ids
 }
 
-async fn runs(prefix: &str) -> HashMap<String, u32> {
+async fn runs(log: &str) -> HashMap<String, u32> {
     let mut connection = redis::Client::open(redis_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    connection
-        .hgetall(format!("{{{prefix}}}:runs"))
-        .await
-        .unwrap()
+    connection.hgetall(log).await.unwrap()
 }
 
-async fn all_completed(store: &RedisStore, ids: &[JobId]) -> bool {
+async fn all_completed(store: &dyn JobStore, ids: &[JobId]) -> bool {
     for id in ids {
         match store.get(*id).await.unwrap() {
             Some(job) if job.status == JobStatus::Completed => {}
@@ -100,13 +129,38 @@ async fn all_completed(store: &RedisStore, ids: &[JobId]) -> bool {
 }
 
 #[tokio::test]
-async fn two_worker_processes_run_each_of_2000_jobs_once() {
-    let Some((store, prefix)) = store() else {
-        return;
-    };
-    let ids = submit(&store, 2000).await;
-    let _first = WorkerProcess::start(&prefix, 4, "30s", 0);
-    let _second = WorkerProcess::start(&prefix, 4, "30s", 0);
+async fn two_worker_processes_run_each_of_2000_jobs_once_on_redis() {
+    if let Some(fleet) = Fleet::redis() {
+        two_worker_processes_run_each_of_2000_jobs_once(fleet).await;
+    }
+}
+
+#[tokio::test]
+async fn two_worker_processes_run_each_of_2000_jobs_once_on_postgres() {
+    if let Some(fleet) = Fleet::postgres() {
+        two_worker_processes_run_each_of_2000_jobs_once(fleet).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_worker_loses_no_job_on_redis() {
+    if let Some(fleet) = Fleet::redis() {
+        a_killed_worker_loses_no_job(fleet).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_worker_loses_no_job_on_postgres() {
+    if let Some(fleet) = Fleet::postgres() {
+        a_killed_worker_loses_no_job(fleet).await;
+    }
+}
+
+async fn two_worker_processes_run_each_of_2000_jobs_once(fleet: Fleet) {
+    let (store, prefix) = (&*fleet.store, fleet.log.as_str());
+    let ids = submit(store, 2000).await;
+    let _first = WorkerProcess::start(&fleet, 4, "30s", 0);
+    let _second = WorkerProcess::start(&fleet, 4, "30s", 0);
     let finished = wait_until(Duration::from_secs(120), async || {
         runs(&prefix).await.len() == ids.len()
     })
@@ -118,10 +172,8 @@ async fn two_worker_processes_run_each_of_2000_jobs_once() {
         ids.len()
     );
     assert!(
-        wait_until(Duration::from_secs(60), async || all_completed(
-            &store, &ids
-        )
-        .await)
+        wait_until(Duration::from_secs(60), async || all_completed(store, &ids)
+            .await)
         .await
     );
     let runs = runs(&prefix).await;
@@ -134,14 +186,11 @@ async fn two_worker_processes_run_each_of_2000_jobs_once() {
     }
 }
 
-#[tokio::test]
-async fn a_killed_worker_loses_no_job() {
-    let Some((store, prefix)) = store() else {
-        return;
-    };
-    let ids = submit(&store, 12).await;
+async fn a_killed_worker_loses_no_job(fleet: Fleet) {
+    let (store, prefix) = (&*fleet.store, fleet.log.as_str());
+    let ids = submit(store, 12).await;
     // Jobs take 3 s; the lease is 1 s (renewed by heartbeats while alive).
-    let mut doomed = WorkerProcess::start(&prefix, 4, "1s", 3000);
+    let mut doomed = WorkerProcess::start(&fleet, 4, "1s", 3000);
     let started = wait_until(Duration::from_secs(30), async || {
         runs(&prefix).await.len() >= 4
     })
@@ -150,9 +199,9 @@ async fn a_killed_worker_loses_no_job() {
     let in_flight: Vec<String> = runs(&prefix).await.into_keys().collect();
     doomed.kill();
 
-    let _survivor = WorkerProcess::start(&prefix, 4, "1s", 50);
+    let _survivor = WorkerProcess::start(&fleet, 4, "1s", 50);
     let done = wait_until(Duration::from_secs(120), async || {
-        all_completed(&store, &ids).await
+        all_completed(store, &ids).await
     })
     .await;
     assert!(done, "not every job completed after the crash");

@@ -217,6 +217,11 @@ impl PostgresStore {
         schema::migration_sql(schema)
     }
 
+    /// The schema of asyncep's tables.
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
     /// The pool, for the application's own queries.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
