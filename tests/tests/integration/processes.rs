@@ -157,18 +157,18 @@ async fn a_killed_worker_loses_no_job_on_postgres() {
 }
 
 async fn two_worker_processes_run_each_of_2000_jobs_once(fleet: Fleet) {
-    let (store, prefix) = (&*fleet.store, fleet.log.as_str());
+    let (store, log) = (&*fleet.store, fleet.log.as_str());
     let ids = submit(store, 2000).await;
     let _first = WorkerProcess::start(&fleet, 4, "30s", 0);
     let _second = WorkerProcess::start(&fleet, 4, "30s", 0);
     let finished = wait_until(Duration::from_secs(120), async || {
-        runs(&prefix).await.len() == ids.len()
+        runs(log).await.len() == ids.len()
     })
     .await;
     assert!(
         finished,
         "only {} of {} jobs ran",
-        runs(&prefix).await.len(),
+        runs(log).await.len(),
         ids.len()
     );
     assert!(
@@ -176,7 +176,7 @@ async fn two_worker_processes_run_each_of_2000_jobs_once(fleet: Fleet) {
             .await)
         .await
     );
-    let runs = runs(&prefix).await;
+    let runs = runs(log).await;
     let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "jobs that ran more than once: {twice:?}");
     for id in ids.iter().step_by(97) {
@@ -187,16 +187,13 @@ async fn two_worker_processes_run_each_of_2000_jobs_once(fleet: Fleet) {
 }
 
 async fn a_killed_worker_loses_no_job(fleet: Fleet) {
-    let (store, prefix) = (&*fleet.store, fleet.log.as_str());
+    let (store, log) = (&*fleet.store, fleet.log.as_str());
     let ids = submit(store, 12).await;
     // Jobs take 3 s; the lease is 1 s (renewed by heartbeats while alive).
     let mut doomed = WorkerProcess::start(&fleet, 4, "1s", 3000);
-    let started = wait_until(Duration::from_secs(30), async || {
-        runs(&prefix).await.len() >= 4
-    })
-    .await;
+    let started = wait_until(Duration::from_secs(30), async || runs(log).await.len() >= 4).await;
     assert!(started, "the first worker never started its jobs");
-    let in_flight: Vec<String> = runs(&prefix).await.into_keys().collect();
+    let in_flight: Vec<String> = runs(log).await.into_keys().collect();
     doomed.kill();
 
     let _survivor = WorkerProcess::start(&fleet, 4, "1s", 50);
