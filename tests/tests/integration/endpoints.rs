@@ -196,7 +196,7 @@ async fn lookup(ctx: AsyncContext) -> Result<Value, String> {
 #[async_endpoint(job = "blocker", post = "/blocker", retries = 0)]
 async fn blocker(ctx: AsyncContext) -> Result<u32, String> {
     let runs = count_run(ctx.job_id);
-    std::thread::sleep(Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(10));
     Ok(runs)
 }
 
@@ -204,7 +204,7 @@ async fn blocker(ctx: AsyncContext) -> Result<u32, String> {
 #[async_endpoint(job = "long", post = "/long", retries = 0)]
 async fn long(ctx: AsyncContext) -> Result<u32, String> {
     let runs = count_run(ctx.job_id);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
     Ok(runs)
 }
 
