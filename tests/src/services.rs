@@ -322,3 +322,117 @@ pub fn postgres_store() -> Option<asyncep::store::PostgresStore> {
 pub fn postgres_dyn() -> Option<Arc<dyn JobStore>> {
     postgres_store().map(|store| Arc::new(store) as Arc<dyn JobStore>)
 }
+
+/// A PostgreSQL cluster of the test's own (initdb in a temporary folder,
+/// run as the `postgres` user), on a free loopback port: for tests that
+/// crash and restart the server.
+#[derive(Debug)]
+pub struct OwnPostgres {
+    /// The port it listens on.
+    pub port: u16,
+    dir: std::path::PathBuf,
+    bin: std::path::PathBuf,
+}
+
+impl OwnPostgres {
+    /// Creates and starts one, or `None` when PostgreSQL's server binaries
+    /// are not installed and not required.
+    pub fn start() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| versions.filter_map(Result::ok).map(|v| v.path()).max())
+            .map(|version| version.join("bin"));
+        let Some(bin) = bin.filter(|bin| bin.join("initdb").exists()) else {
+            if required() {
+                panic!("PostgreSQL's server binaries are required here (initdb, pg_ctl)");
+            }
+            eprintln!("skipping: no PostgreSQL server binaries");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("asyncep-pg-{port}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let own = Self { port, dir, bin };
+        let chown = std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&own.dir)
+            .status();
+        let initdb = own
+            .as_postgres("initdb")
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(own.dir.join("data"))
+            .stdout(std::process::Stdio::null())
+            .status();
+        match (chown, initdb) {
+            (Ok(c), Ok(i)) if c.success() && i.success() => {}
+            other if required() => panic!("could not create a PostgreSQL cluster: {other:?}"),
+            other => {
+                eprintln!("skipping: could not create a PostgreSQL cluster ({other:?})");
+                return None;
+            }
+        }
+        own.run();
+        Some(own)
+    }
+
+    fn as_postgres(&self, tool: &str) -> std::process::Command {
+        let mut command = std::process::Command::new("runuser");
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(tool));
+        command
+    }
+
+    fn run(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {}",
+            self.port,
+            self.dir.display()
+        );
+        let started = self
+            .as_postgres("pg_ctl")
+            .args(["-w", "-D"])
+            .arg(self.dir.join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.join("log"))
+            .arg("start")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl runs");
+        assert!(started.success(), "the private PostgreSQL did not start");
+    }
+
+    /// `postgres://postgres@127.0.0.1:port/postgres`
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server at once, as a crash would (`-m immediate`: no
+    /// checkpoint; what was committed is in the WAL).
+    pub fn crash(&self) {
+        let _ = self
+            .as_postgres("pg_ctl")
+            .args(["-D"])
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&self) {
+        self.crash();
+        self.run();
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.crash();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -120,3 +120,68 @@ async fn asyncep_and_the_applications_migrations_share_a_database() {
     connection.close().await.ok();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A crash of the database server mid-run: submits answer 503 while it is
+/// down, nothing accepted is lost, and the same API and workers carry on
+/// when it is back, without a restart of their own.
+#[tokio::test]
+async fn a_postgres_crash_loses_nothing_and_everyone_recovers() {
+    use asyncep_tests::TestServer;
+    use serde_json::{Value, json};
+    let Some(postgres) = asyncep_tests::services::OwnPostgres::start() else {
+        return;
+    };
+    let store = PostgresStore::builder(postgres.url()).build().unwrap();
+    store.start().await.unwrap();
+    let backend = crate::Backend {
+        store: std::sync::Arc::new(store),
+    };
+    let server = TestServer::start(backend.builder().workers(2)).await;
+    let mut before = Vec::new();
+    for n in 0..20 {
+        before.push(
+            server
+                .submit("/echo/1", &json!({ "message": format!("before {n}") }))
+                .await,
+        );
+    }
+    let patient = server.submit("/patient", &json!(null)).await;
+    server.wait_for_status(&patient, "Scheduled").await;
+
+    postgres.crash();
+    let during = server
+        .post_json("/echo/1", &json!({ "message": "during" }))
+        .await;
+    assert_eq!(during.status(), 503);
+    let problem: Value = during.json().await.unwrap();
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:asyncep:problem:store-"),
+        "{problem}"
+    );
+    postgres.restart();
+
+    for id in &before {
+        let job = server.wait_for_status(id, "Completed").await;
+        assert!(
+            job["result"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("before")
+        );
+    }
+    assert_eq!(
+        server.job(&patient).await["status"],
+        "Scheduled",
+        "the retry survived"
+    );
+    let after = server
+        .submit("/echo/1", &json!({ "message": "after" }))
+        .await;
+    assert_eq!(
+        server.wait_for_status(&after, "Completed").await["result"]["message"],
+        "after"
+    );
+}
