@@ -69,6 +69,7 @@ struct Inner {
     pool: PgPool,
     schema: String,
     statements: Statements,
+    recovery: Recovery,
     retention: Retention,
     wakeup: Wakeup,
 }
@@ -118,6 +119,25 @@ impl Statements {
             )
             .into(),
         }
+    }
+}
+
+/// What `recover_leases` writes, computed once: the error of an interrupted
+/// attempt, and of a job that lost its worker too often.
+#[derive(Debug)]
+struct Recovery {
+    max_lost: i32,
+    interrupted: String,
+    lost: String,
+}
+
+impl Recovery {
+    fn new() -> Result<Self, StoreError> {
+        Ok(Self {
+            max_lost: i32::try_from(MAX_LOST_LEASES).unwrap_or(i32::MAX),
+            interrupted: json(&ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED))?,
+            lost: json(&lost_too_often())?,
+        })
     }
 }
 
@@ -190,6 +210,7 @@ impl PostgresStoreBuilder {
             inner: Arc::new(Inner {
                 pool,
                 statements: Statements::new(&self.schema),
+                recovery: Recovery::new()?,
                 schema: self.schema,
                 retention: self.retention,
                 wakeup,
@@ -404,12 +425,9 @@ impl JobStore for PostgresStore {
             .bind(uuid::Uuid::from_u128(request.id.0))
             .bind(request.repeat)
             .bind(self.failed_ms())
-            .bind(i32::try_from(MAX_LOST_LEASES).unwrap_or(5))
-            .bind(json(&ErrorInfo::new(
-                ErrorInfo::INTERRUPTED,
-                LEASE_EXPIRED,
-            ))?)
-            .bind(json(&lost_too_often())?)
+            .bind(self.inner.recovery.max_lost)
+            .bind(self.inner.recovery.interrupted.as_str())
+            .bind(self.inner.recovery.lost.as_str())
             .fetch_all(&self.inner.pool)
             .await
             .map_err(error)?;
@@ -514,12 +532,9 @@ impl JobStore for PostgresStore {
     async fn maintain(&self) -> Result<Maintenance, StoreError> {
         let recovered: Vec<uuid::Uuid> = sqlx::query_scalar(sql(&self.inner.statements.recover))
             .bind(self.failed_ms())
-            .bind(i32::try_from(MAX_LOST_LEASES).unwrap_or(5))
-            .bind(json(&ErrorInfo::new(
-                ErrorInfo::INTERRUPTED,
-                LEASE_EXPIRED,
-            ))?)
-            .bind(json(&lost_too_often())?)
+            .bind(self.inner.recovery.max_lost)
+            .bind(self.inner.recovery.interrupted.as_str())
+            .bind(self.inner.recovery.lost.as_str())
             .fetch_all(&self.inner.pool)
             .await
             .map_err(error)?;
