@@ -38,6 +38,32 @@ pub fn redis_store(label: &str) -> RedisStore {
         .expect("REDIS_URL is a Redis URL")
 }
 
+fn postgres_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A PostgreSQL store in a fresh schema, started (migrated) before use.
+async fn postgres_store() -> asyncep::store::PostgresStore {
+    let store = asyncep::store::PostgresStore::builder(postgres_url())
+        .schema(format!("bench_{}", uuid::Uuid::new_v4().simple()))
+        .build()
+        .expect("DATABASE_URL is a PostgreSQL URL");
+    JobStore::start(&store).await.expect("PostgreSQL answers");
+    store
+}
+
+/// Drops a bench store's schema.
+async fn drop_schema(store: &asyncep::store::PostgresStore) {
+    JobStore::shutdown(store).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        store.schema()
+    )))
+    .execute(store.pool())
+    .await;
+}
+
 struct Settings {
     runs: usize,
     seconds: u64,
@@ -323,11 +349,14 @@ async fn pickup_latency(settings: &Settings) -> Vec<[String; 4]> {
         "pick-up latency: {} submits one at a time",
         settings.pickups
     );
-    let (mut memory, mut redis) = (vec![], vec![]);
+    let (mut memory, mut redis, mut postgres) = (vec![], vec![], vec![]);
     for _ in 0..settings.runs {
         memory.push(pickup::measure(Arc::new(MemoryStore::new()), settings.pickups).await);
         redis.push(pickup::measure(Arc::new(redis_store("pickup")), settings.pickups).await);
         clean_redis().await;
+        let store = postgres_store().await;
+        postgres.push(pickup::measure(Arc::new(store.clone()), settings.pickups).await);
+        drop_schema(&store).await;
     }
     let show = |values: &[(u64, u64)]| {
         let p50 = Spread::of(
@@ -346,12 +375,19 @@ async fn pickup_latency(settings: &Settings) -> Vec<[String; 4]> {
     };
     let (m50, m99) = show(&memory);
     let (r50, r99) = show(&redis);
+    let (p50, p99) = show(&postgres);
     vec![
         [
             "idle pick-up p50 / p99, memory (ms)".into(),
             format!("{} / {}", m50.show(3), m99.show(3)),
             "—".into(),
             "p50 < 1 ms".into(),
+        ],
+        [
+            "idle pick-up p50 / p99, PostgreSQL (ms)".into(),
+            format!("{} / {}", p50.show(3), p99.show(3)),
+            "—".into(),
+            "p50 < 3 ms".into(),
         ],
         [
             "idle pick-up p50 / p99, Redis (ms)".into(),
