@@ -255,7 +255,9 @@ fn on_own_runtime<T: Send + 'static>(
     .expect("the set-up thread")
 }
 
-/// Drops the schemas earlier test runs left, once per test process.
+/// Drops the schemas earlier test runs left, once per test process: those
+/// named more than an hour ago, never a schema a test running now (in
+/// another process, under nextest) still uses.
 fn drop_old_test_schemas() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -271,7 +273,14 @@ fn drop_old_test_schemas() {
             .fetch_all(&mut connection)
             .await
             .unwrap_or_default();
-            for schema in schemas {
+            let stale = |schema: &String| {
+                schema
+                    .strip_prefix("asyncep_t_")
+                    .and_then(|rest| rest.split('_').next())
+                    .and_then(|secs| secs.parse::<u64>().ok())
+                    .is_none_or(|secs| secs + 3600 < unix_secs())
+            };
+            for schema in schemas.iter().filter(|s| stale(s)) {
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP SCHEMA IF EXISTS {schema} CASCADE"
                 )))
@@ -282,12 +291,23 @@ fn drop_old_test_schemas() {
     });
 }
 
+/// Seconds since the Unix epoch, which test schemas are named after.
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 /// A PostgreSQL store in a schema of its own, migrated, so tests never see
 /// each other's jobs; `None` (with a message) when PostgreSQL is not there
 /// and not required.
 pub fn postgres_store() -> Option<asyncep::store::PostgresStore> {
     drop_old_test_schemas();
-    let schema = format!("asyncep_t_{}", uuid::Uuid::new_v4().simple());
+    let schema = format!(
+        "asyncep_t_{}_{}",
+        unix_secs(),
+        uuid::Uuid::new_v4().simple()
+    );
     let build = |schema: String| {
         asyncep::store::PostgresStore::builder(postgres_url())
             .schema(schema)
