@@ -7,4 +7,4 @@ pub mod model;
 mod server;
 pub mod services;
 
-pub use server::{TestServer, accepted_id, wait_until};
+pub use server::{TestServer, accepted_id, problem, wait_until};

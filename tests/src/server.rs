@@ -60,16 +60,26 @@ impl TestServer {
         accepted_id(self.post_json(path, body).await).await
     }
 
-    /// `GET /jobs/{id}` as JSON.
-    pub async fn job(&self, id: &str) -> Value {
-        let response = self
-            .client
+    /// `GET /jobs/{id}`.
+    pub async fn get_job(&self, id: &str) -> reqwest::Response {
+        self.client
             .get(self.url(&format!("/jobs/{id}")))
             .send()
             .await
-            .expect("the server answers");
+            .expect("the server answers")
+    }
+
+    /// `GET /jobs/{id}` as JSON.
+    pub async fn job(&self, id: &str) -> Value {
+        let response = self.get_job(id).await;
         assert_eq!(response.status(), 200, "GET /jobs/{id}");
         response.json().await.expect("a job document")
+    }
+
+    /// Checks that no job `id` is stored (`GET /jobs/{id}` is `404`).
+    pub async fn assert_not_stored(&self, id: &str) {
+        let response = self.get_job(id).await;
+        assert_eq!(response.status(), 404, "a refused request stored job {id}");
     }
 
     /// Polls the job until `done` holds of its document.
@@ -99,6 +109,25 @@ pub async fn accepted_id(response: reqwest::Response) -> String {
     assert_eq!(response.status(), 202, "the submit was not accepted");
     let job: Value = response.json().await.expect("a job document");
     job["id"].as_str().expect("an id").to_owned()
+}
+
+/// Checks that `response` is an RFC 9457 problem with `status` and every
+/// member asyncep writes, and returns its body.
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    for member in ["type", "title", "status", "detail"] {
+        assert!(
+            body.get(member).is_some(),
+            "problem lacks `{member}`: {body}"
+        );
+    }
+    assert_eq!(body["status"], status);
+    body
 }
 
 /// Checks `condition` every 10 ms until it holds or `patience` runs out.

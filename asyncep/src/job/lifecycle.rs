@@ -231,11 +231,8 @@ impl Lifecycle {
                 Err(Refusal::LeaseLost)
             };
         }
-        self.attempts += 1;
-        attempt.attempt = self.attempts;
+        attempt.attempt = self.end_run(now);
         self.finished_token = token;
-        self.claimed_at = None;
-        self.last_updated_at = now;
         let (placement, end) = match next {
             Next::Complete => {
                 self.status = JobStatus::Completed;
@@ -268,21 +265,28 @@ impl Lifecycle {
         }))
     }
 
+    /// A run ends (finished or lost): it is counted, and the claim is
+    /// over. Returns the run's number.
+    fn end_run(&mut self, now: Timestamp) -> u32 {
+        self.attempts += 1;
+        self.claimed_at = None;
+        self.last_updated_at = now;
+        self.attempts
+    }
+
     fn expire(&mut self, now: Timestamp) -> Result<Option<Step>, Refusal> {
         if self.status != JobStatus::InProgress {
             return Err(Refusal::Invalid(self.status));
         }
-        self.attempts += 1;
+        let started_at = self.claimed_at.unwrap_or(now);
         let attempt = Attempt {
-            attempt: self.attempts,
+            attempt: self.end_run(now),
             status: AttemptStatus::Interrupted,
-            started_at: self.claimed_at.unwrap_or(now),
+            started_at,
             finished_at: now,
             result: None,
             error: Some(ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED)),
         };
-        self.claimed_at = None;
-        self.last_updated_at = now;
         self.lost_leases += 1;
         let (placement, end) = if self.lost_leases >= MAX_LOST_LEASES {
             self.status = JobStatus::Failed;

@@ -394,6 +394,10 @@ impl RuntimeBuilder {
             return Ok((store.clone(), "the store chosen in code"));
         }
         let retention = vars.retention(Retention::default());
+        let from_url = |reason| ConfigError::Store {
+            setting: "ASYNCEP_STORE_URL",
+            reason,
+        };
         let store: Arc<dyn JobStore> = match &vars.url {
             None | Some(StoreUrl::Memory) => {
                 let mut store = MemoryStore::with_capacity(
@@ -406,20 +410,12 @@ impl RuntimeBuilder {
                 Arc::new(store)
             }
             Some(StoreUrl::Postgres(url)) => {
-                store::postgres_from_env(url, vars.postgres_schema.as_deref(), retention).map_err(
-                    |reason| ConfigError::Store {
-                        setting: "ASYNCEP_STORE_URL",
-                        reason,
-                    },
-                )?
+                store::postgres_from_env(url, vars.postgres_schema.as_deref(), retention)
+                    .map_err(from_url)?
             }
             Some(StoreUrl::Redis(url)) => {
-                store::redis_from_env(url, vars.redis_prefix.as_deref(), retention).map_err(
-                    |reason| ConfigError::Store {
-                        setting: "ASYNCEP_STORE_URL",
-                        reason,
-                    },
-                )?
+                store::redis_from_env(url, vars.redis_prefix.as_deref(), retention)
+                    .map_err(from_url)?
             }
         };
         Ok((store, "ASYNCEP_STORE_URL"))

@@ -110,7 +110,7 @@ impl Runtime {
             });
         }
         if tokio::runtime::Handle::try_current().is_ok() {
-            self.start_store();
+            self.start_in_background(false);
         }
         Ok(router.merge(self.inner.routes.clone()))
     }
@@ -119,25 +119,21 @@ impl Runtime {
     /// the store's listeners: an error of the store is logged, and the
     /// workers keep trying to reach it. Calling it again does nothing.
     pub fn start_workers(&self) {
+        self.start_in_background(true);
+    }
+
+    /// Starts the store in the background, logging what fails; then, with
+    /// `workers`, the workers (after the store's start: its migrations, its
+    /// listener, so the first claims do not race them; if it failed, the
+    /// workers start all the same and keep trying to reach the store).
+    fn start_in_background(&self, workers: bool) {
         let inner = self.inner.clone();
-        // After the store's start (its migrations, its listener), so the
-        // first claims do not race them; if it fails, the workers start all
-        // the same and keep trying to reach the store.
         tokio::spawn(async move {
             if let Err(error) = inner.store.start().await {
                 error!(%error, setting = inner.store_setting, "the job store could not be started; asyncep keeps trying to reach it");
             }
-            inner.workers.start();
-        });
-    }
-
-    /// Starts the store in the background, logging what fails.
-    fn start_store(&self) {
-        let store = self.inner.store.clone();
-        let setting = self.inner.store_setting;
-        tokio::spawn(async move {
-            if let Err(error) = store.start().await {
-                error!(%error, setting, "the job store could not be started; asyncep keeps trying to reach it");
+            if workers {
+                inner.workers.start();
             }
         });
     }

@@ -67,11 +67,7 @@ pub(crate) fn postgres_from_env(
     _schema: Option<&str>,
     _retention: Retention,
 ) -> Result<std::sync::Arc<dyn JobStore>, String> {
-    Err(format!(
-        "`{}` names a PostgreSQL store, but this build of asyncep has no PostgreSQL support; \
-         enable the `postgres` feature",
-        redact_url(url)
-    ))
+    Err(missing_feature(url, "PostgreSQL", "postgres"))
 }
 
 /// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
@@ -81,11 +77,17 @@ pub(crate) fn redis_from_env(
     _prefix: Option<&str>,
     _retention: Retention,
 ) -> Result<std::sync::Arc<dyn JobStore>, String> {
-    Err(format!(
-        "`{}` names a Redis store, but this build of asyncep has no Redis support; \
-         enable the `redis` feature",
+    Err(missing_feature(url, "Redis", "redis"))
+}
+
+/// Why a store URL cannot be used by this build.
+#[cfg(any(not(feature = "redis"), not(feature = "postgres")))]
+fn missing_feature(url: &str, store: &str, feature: &str) -> String {
+    format!(
+        "`{}` names a {store} store, but this build of asyncep has no {store} support; \
+         enable the `{feature}` feature",
         redact_url(url)
-    ))
+    )
 }
 
 /// The storage seam of asyncep.

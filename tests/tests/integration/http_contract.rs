@@ -1,7 +1,7 @@
 //! The HTTP contract: what a submit answers, what a job document holds, and
 //! the problem every bad request gets.
 
-use asyncep_tests::TestServer;
+use asyncep_tests::{TestServer, problem};
 use serde_json::{Value, json};
 
 use crate::{Backend, on_every_store};
@@ -40,33 +40,6 @@ async fn send_with_id(request: reqwest::RequestBuilder) -> (reqwest::Response, S
             .unwrap(),
         id,
     )
-}
-
-async fn assert_not_stored(server: &TestServer, id: &str) {
-    let response = server
-        .client
-        .get(server.url(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404, "a refused request stored job {id}");
-}
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    for member in ["type", "title", "status", "detail"] {
-        assert!(
-            body.get(member).is_some(),
-            "problem lacks `{member}`: {body}"
-        );
-    }
-    assert_eq!(body["status"], status);
-    body
 }
 
 async fn submit_answers_202_with_the_job_document(backend: Backend) {
@@ -238,7 +211,7 @@ async fn malformed_or_empty_json_is_400(backend: Backend) {
             problem["type"], "urn:asyncep:problem:invalid-body",
             "{body:?}"
         );
-        assert_not_stored(&server, &id).await;
+        server.assert_not_stored(&id).await;
     }
 }
 
@@ -256,7 +229,7 @@ async fn json_of_the_wrong_shape_is_422(backend: Backend) {
         problem["detail"].as_str().unwrap().contains("message"),
         "{problem}"
     );
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
 }
 
 async fn a_body_that_is_not_json_is_415(backend: Backend) {
@@ -268,7 +241,7 @@ async fn a_body_that_is_not_json_is_415(backend: Backend) {
         .body("{\"message\":\"x\"}");
     let (text, id) = send_with_id(request).await;
     problem(text, 415).await;
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
     let (none, id) = send_with_id(
         server
             .client
@@ -277,7 +250,7 @@ async fn a_body_that_is_not_json_is_415(backend: Backend) {
     )
     .await;
     problem(none, 415).await;
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
 }
 
 async fn a_body_over_the_limit_is_413(backend: Backend) {
@@ -285,7 +258,7 @@ async fn a_body_over_the_limit_is_413(backend: Backend) {
     let big = json!({ "message": "x".repeat(100) });
     let (response, id) = send_with_id(server.client.post(server.url("/echo/1")).json(&big)).await;
     problem(response, 413).await;
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
     assert_eq!(
         server
             .post_json("/echo/1", &json!({ "message": "small" }))
@@ -335,7 +308,7 @@ async fn validate_answers_at_once_and_stores_nothing(backend: Backend) {
     )
     .await;
     problem(unauthorized, 401).await;
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
     let request = server
         .client
         .post(server.url("/transfers"))
@@ -346,7 +319,7 @@ async fn validate_answers_at_once_and_stores_nothing(backend: Backend) {
         problem(negative, 422).await["detail"],
         "the amount must be positive"
     );
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
     let (wrong_shape, id) = send_with_id(
         server
             .client
@@ -355,7 +328,7 @@ async fn validate_answers_at_once_and_stores_nothing(backend: Backend) {
     )
     .await;
     problem(wrong_shape, 422).await;
-    assert_not_stored(&server, &id).await;
+    server.assert_not_stored(&id).await;
 }
 
 async fn validate_sees_authorization_but_the_worker_does_not(backend: Backend) {

@@ -1,7 +1,7 @@
 //! The HTTP edges: clients that write before they read, `HEAD`, routes and
 //! methods nobody serves, and nested routers.
 
-use asyncep_tests::TestServer;
+use asyncep_tests::{TestServer, problem};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -13,15 +13,6 @@ on_every_store!(
     unknown_routes_and_wrong_methods_are_problems,
     a_nested_router_gets_a_location_under_its_prefix,
 );
-
-async fn problem_of(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    response.json().await.unwrap()
-}
 
 /// Before: the server answered 413 and closed while the client was still
 /// writing its 8 MiB, so a client that writes everything before reading
@@ -65,13 +56,7 @@ async fn head_on_a_get_endpoint_creates_nothing(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "GET");
-    let status = server
-        .client
-        .get(server.url(&format!("/jobs/{id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status.status(), 404, "no job was created");
+    server.assert_not_stored(&id).await;
 }
 
 /// Before: axum's plain-text 404 and 405.
@@ -80,8 +65,8 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
     let id = uuid::Uuid::new_v4();
     for path in ["/jobs".to_owned(), format!("/jobs/{id}/nothing/here")] {
         let response = server.client.get(server.url(&path)).send().await.unwrap();
-        let problem = problem_of(response, 404).await;
-        assert_eq!(problem["type"], "urn:asyncep:problem:route-not-found");
+        let body = problem(response, 404).await;
+        assert_eq!(body["type"], "urn:asyncep:problem:route-not-found");
     }
     let response = server
         .client
@@ -90,8 +75,8 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.headers()["allow"], "GET, HEAD");
-    let problem = problem_of(response, 405).await;
-    assert_eq!(problem["type"], "urn:asyncep:problem:method-not-allowed");
+    let body = problem(response, 405).await;
+    assert_eq!(body["type"], "urn:asyncep:problem:method-not-allowed");
     let response = server
         .client
         .put(server.url("/echo/1"))
@@ -100,15 +85,15 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.headers()["allow"], "POST");
-    problem_of(response, 405).await;
+    problem(response, 405).await;
     let response = server
         .client
         .get(server.url("/jobs/%FF%FE"))
         .send()
         .await
         .unwrap();
-    let problem = problem_of(response, 400).await;
-    assert_eq!(problem["type"], "urn:asyncep:problem:invalid-path");
+    let body = problem(response, 400).await;
+    assert_eq!(body["type"], "urn:asyncep:problem:invalid-path");
 }
 
 /// Before: `Location` named `/jobs/{id}` even under `Router::nest("/api")`,

@@ -2,32 +2,31 @@
 //! database most teams already run.
 
 mod listener;
+mod row;
 mod schema;
+mod statements;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, PgPool, Row};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Row};
 
 use self::listener::Wakeup;
-use super::record::{StoredRun, decode_attempts, parse_status, share_result};
+use self::row::{decode, error, json, micros, millis, time};
+use self::statements::{Recovery, Statements, sql};
+use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, MAX_LOST_LEASES,
-    Maintenance, NewJob, Outcome, Retention, StoreError,
+    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Retention, StoreError,
 };
 use crate::caller::Caller;
-use crate::job::{
-    ErrorInfo, Job, JobId, LEASE_EXPIRED, Next, RawJson, Timestamp, failure_of, lost_too_often,
-};
+use crate::job::{Job, JobId, Next, Timestamp, failure_of};
 
 /// The schema asyncep's tables live in, unless configured otherwise.
 pub const DEFAULT_SCHEMA: &str = "asyncep";
-
-/// The `Retry-After` a client gets while PostgreSQL is unreachable.
-const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Finished jobs purged per statement by `maintain`.
 const PURGE_BATCH: i64 = 1000;
@@ -72,78 +71,6 @@ struct Inner {
     recovery: Recovery,
     retention: Retention,
     wakeup: Wakeup,
-}
-
-/// The store's statements, written once for its schema. The schema is the
-/// only text they take from outside, and it is a checked identifier
-/// ([`schema::valid_schema`]): every other value is a bound parameter.
-#[derive(Debug)]
-struct Statements {
-    create: Arc<str>,
-    get: Arc<str>,
-    claim: Arc<str>,
-    renew: Arc<str>,
-    finish: Arc<str>,
-    recover: Arc<str>,
-    purge: Arc<str>,
-}
-
-impl Statements {
-    fn new(s: &str) -> Self {
-        Self {
-            create: format!(
-                "SELECT outcome, job_id, created FROM {s}.create_job($1, $2, $3, $4, $5, $6, $7)"
-            )
-            .into(),
-            get: format!(
-                "SELECT j.*, array(SELECT a.record FROM {s}.attempts a WHERE a.job_id = j.id \
-                 ORDER BY a.attempt) AS attempt_records \
-                 FROM {s}.jobs j WHERE j.id = $1 \
-                 AND (j.expires_at IS NULL OR j.expires_at > {s}.now_us())"
-            )
-            .into(),
-            claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                .into(),
-            renew: format!(
-                "UPDATE {s}.jobs SET lease_expires_at = {s}.now_us() + $3 \
-                 WHERE id = $1 AND token = $2 AND status = 'InProgress'"
-            )
-            .into(),
-            finish: format!("SELECT {s}.finish_job($1, $2, $3, $4, $5, $6, $7, $8, $9) AS done")
-                .into(),
-            recover: format!("SELECT * FROM {s}.recover_leases({s}.now_us(), $1, $2, $3, $4)")
-                .into(),
-            purge: format!(
-                "DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM {s}.jobs \
-                 WHERE expires_at <= {s}.now_us() LIMIT $1)"
-            )
-            .into(),
-        }
-    }
-}
-
-/// What `recover_leases` writes, computed once: the error of an interrupted
-/// attempt, and of a job that lost its worker too often.
-#[derive(Debug)]
-struct Recovery {
-    max_lost: i32,
-    interrupted: String,
-    lost: String,
-}
-
-impl Recovery {
-    fn new() -> Result<Self, StoreError> {
-        Ok(Self {
-            max_lost: i32::try_from(MAX_LOST_LEASES).unwrap_or(i32::MAX),
-            interrupted: json(&ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED))?,
-            lost: json(&lost_too_often())?,
-        })
-    }
-}
-
-/// A statement of [`Statements`], for sqlx.
-fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
-    AssertSqlSafe(statement.clone())
 }
 
 /// Builds a [`PostgresStore`].
@@ -251,102 +178,6 @@ impl PostgresStore {
     fn failed_ms(&self) -> i64 {
         millis(self.inner.retention.failed)
     }
-}
-
-/// What a PostgreSQL error means for the caller.
-pub(super) fn error(error: sqlx::Error) -> StoreError {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::Unavailable {
-            retry_after: UNAVAILABLE_RETRY_AFTER,
-            source: Box::new(error),
-        },
-        // A connection that broke mid-statement: it may have run.
-        sqlx::Error::Io(ref io)
-            if io.kind() != std::io::ErrorKind::ConnectionRefused
-                && io.kind() != std::io::ErrorKind::NotFound =>
-        {
-            StoreError::OutcomeUnknown {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source: Box::new(error),
-            }
-        }
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => StoreError::Unavailable {
-            retry_after: UNAVAILABLE_RETRY_AFTER,
-            source: Box::new(error),
-        },
-        sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("08")) => {
-            StoreError::Unavailable {
-                retry_after: UNAVAILABLE_RETRY_AFTER,
-                source: Box::new(error),
-            }
-        }
-        other => StoreError::Corrupt(other.to_string()),
-    }
-}
-
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis())
-        .unwrap_or(i64::MAX)
-        .max(1)
-}
-
-fn json(info: &ErrorInfo) -> Result<String, StoreError> {
-    serde_json::to_string(info).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn time(row: &PgRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
-    let value: Option<i64> = row.try_get(column).map_err(error)?;
-    Ok(value.map(|micros| Timestamp::from_micros(u64::try_from(micros).unwrap_or(0))))
-}
-
-/// A job document from a `jobs` row and its attempt records.
-fn decode(row: &PgRow) -> Result<Job, StoreError> {
-    let id: uuid::Uuid = row.try_get("id").map_err(error)?;
-    let id = JobId::from(id);
-    let corrupt = |what: &str| StoreError::Corrupt(format!("job {id}: {what}"));
-    let status: String = row.try_get("status").map_err(error)?;
-    let status = parse_status(&status).ok_or_else(|| corrupt("unknown status"))?;
-    let result: Option<String> = row.try_get("result").map_err(error)?;
-    let result = result
-        .map(RawJson::from_text)
-        .transpose()
-        .map_err(|e| corrupt(&format!("result is not JSON: {e}")))?;
-    let error_text: Option<String> = row.try_get("error").map_err(error)?;
-    let job_error = error_text
-        .filter(|e| !e.is_empty())
-        .map(|e| serde_json::from_str::<ErrorInfo>(&e))
-        .transpose()
-        .map_err(|e| corrupt(&format!("error is not JSON: {e}")))?;
-    let records: Vec<String> = row.try_get("attempt_records").map_err(error)?;
-    let mut attempts = decode_attempts(id, &records)?;
-    if status == crate::job::JobStatus::Completed {
-        share_result(&mut attempts, result.as_ref());
-    }
-    let number = |column: &str| -> Result<u32, StoreError> {
-        let value: i32 = row.try_get(column).map_err(error)?;
-        Ok(u32::try_from(value).unwrap_or(0))
-    };
-    let caller: Option<String> = row.try_get("caller").map_err(error)?;
-    Ok(Job {
-        id,
-        name: row.try_get::<String, _>("name").map_err(error)?.into(),
-        status,
-        retry_count: number("retry_count")?,
-        max_retries: number("max_retries")?,
-        created_at: time(row, "created_at")?.ok_or_else(|| corrupt("no creation time"))?,
-        started_at: time(row, "started_at")?,
-        completed_at: time(row, "completed_at")?,
-        last_updated_at: time(row, "last_updated_at")?.ok_or_else(|| corrupt("no update time"))?,
-        next_attempt_at: time(row, "next_attempt_at")?,
-        result,
-        error: job_error,
-        attempts,
-        caller: caller.map(Caller::new),
-    })
 }
 
 #[async_trait]

@@ -275,41 +275,48 @@ pub(crate) const VERSION: i32 = MIGRATIONS.len() as i32;
 /// The SQL of every migration, for teams whose migration tool must own
 /// every change (apply it, and asyncep finds its schema current).
 pub(crate) fn migration_sql(schema: &str) -> String {
-    let mut sql = format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema};\n\
-         CREATE TABLE IF NOT EXISTS {schema}.asyncep_schema (version integer NOT NULL);\n"
-    );
+    let mut sql = format!("{};\n", version_table(schema));
     for (index, migration) in MIGRATIONS.iter().enumerate() {
         sql.push_str(&migration.replace("{schema}", schema));
-        sql.push_str(&format!(
-            "DELETE FROM {schema}.asyncep_schema;\nINSERT INTO {schema}.asyncep_schema (version) VALUES ({});\n",
-            index + 1
-        ));
+        sql.push_str(&format!("{};\n", set_version(schema, index + 1)));
     }
     sql
+}
+
+/// The table that records the schema's version (and the schema itself).
+fn version_table(schema: &str) -> String {
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; \
+         CREATE TABLE IF NOT EXISTS {schema}.asyncep_schema (version integer NOT NULL)"
+    )
+}
+
+/// Records that the schema is at `version`.
+fn set_version(schema: &str, version: usize) -> String {
+    format!(
+        "DELETE FROM {schema}.asyncep_schema; \
+         INSERT INTO {schema}.asyncep_schema (version) VALUES ({version})"
+    )
 }
 
 /// Brings the schema to [`VERSION`], under an advisory lock so that
 /// processes starting together migrate once; refuses a newer schema.
 pub(crate) async fn migrate(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await.map_err(super::error)?;
+    let mut tx = pool.begin().await.map_err(super::row::error)?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
         .bind(format!("asyncep-migrate:{schema}"))
         .execute(&mut *tx)
         .await
-        .map_err(super::error)?;
-    tx.execute(AssertSqlSafe(format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema}; \
-         CREATE TABLE IF NOT EXISTS {schema}.asyncep_schema (version integer NOT NULL)"
-    )))
-    .await
-    .map_err(super::error)?;
+        .map_err(super::row::error)?;
+    tx.execute(AssertSqlSafe(version_table(schema)))
+        .await
+        .map_err(super::row::error)?;
     let current: i32 = sqlx::query(AssertSqlSafe(format!(
         "SELECT coalesce(max(version), 0) AS version FROM {schema}.asyncep_schema"
     )))
     .fetch_one(&mut *tx)
     .await
-    .map_err(super::error)?
+    .map_err(super::row::error)?
     .get("version");
     if current > VERSION {
         return Err(StoreError::Misconfigured(format!(
@@ -320,15 +327,12 @@ pub(crate) async fn migrate(pool: &PgPool, schema: &str) -> Result<(), StoreErro
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.execute(AssertSqlSafe(migration.replace("{schema}", schema)))
             .await
-            .map_err(super::error)?;
-        tx.execute(AssertSqlSafe(format!(
-            "DELETE FROM {schema}.asyncep_schema; INSERT INTO {schema}.asyncep_schema (version) VALUES ({})",
-            index + 1
-        )))
-        .await
-        .map_err(super::error)?;
+            .map_err(super::row::error)?;
+        tx.execute(AssertSqlSafe(set_version(schema, index + 1)))
+            .await
+            .map_err(super::row::error)?;
     }
-    tx.commit().await.map_err(super::error)
+    tx.commit().await.map_err(super::row::error)
 }
 
 /// A schema name asyncep accepts: a plain identifier, so it can stand in

@@ -1,0 +1,81 @@
+//! The store's SQL, written once per schema, and what recovery writes.
+
+use std::sync::Arc;
+
+use sqlx::AssertSqlSafe;
+
+use super::row::json;
+use crate::job::{ErrorInfo, LEASE_EXPIRED, lost_too_often};
+use crate::store::{MAX_LOST_LEASES, StoreError};
+
+/// The store's statements, written once for its schema. The schema is the
+/// only text they take from outside, and it is a checked identifier
+/// ([`schema::valid_schema`]): every other value is a bound parameter.
+#[derive(Debug)]
+pub(super) struct Statements {
+    pub(super) create: Arc<str>,
+    pub(super) get: Arc<str>,
+    pub(super) claim: Arc<str>,
+    pub(super) renew: Arc<str>,
+    pub(super) finish: Arc<str>,
+    pub(super) recover: Arc<str>,
+    pub(super) purge: Arc<str>,
+}
+
+impl Statements {
+    pub(super) fn new(s: &str) -> Self {
+        Self {
+            create: format!(
+                "SELECT outcome, job_id, created FROM {s}.create_job($1, $2, $3, $4, $5, $6, $7)"
+            )
+            .into(),
+            get: format!(
+                "SELECT j.*, array(SELECT a.record FROM {s}.attempts a WHERE a.job_id = j.id \
+                 ORDER BY a.attempt) AS attempt_records \
+                 FROM {s}.jobs j WHERE j.id = $1 \
+                 AND (j.expires_at IS NULL OR j.expires_at > {s}.now_us())"
+            )
+            .into(),
+            claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                .into(),
+            renew: format!(
+                "UPDATE {s}.jobs SET lease_expires_at = {s}.now_us() + $3 \
+                 WHERE id = $1 AND token = $2 AND status = 'InProgress'"
+            )
+            .into(),
+            finish: format!("SELECT {s}.finish_job($1, $2, $3, $4, $5, $6, $7, $8, $9) AS done")
+                .into(),
+            recover: format!("SELECT * FROM {s}.recover_leases({s}.now_us(), $1, $2, $3, $4)")
+                .into(),
+            purge: format!(
+                "DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM {s}.jobs \
+                 WHERE expires_at <= {s}.now_us() LIMIT $1)"
+            )
+            .into(),
+        }
+    }
+}
+
+/// What `recover_leases` writes, computed once: the error of an interrupted
+/// attempt, and of a job that lost its worker too often.
+#[derive(Debug)]
+pub(super) struct Recovery {
+    pub(super) max_lost: i32,
+    pub(super) interrupted: String,
+    pub(super) lost: String,
+}
+
+impl Recovery {
+    pub(super) fn new() -> Result<Self, StoreError> {
+        Ok(Self {
+            max_lost: i32::try_from(MAX_LOST_LEASES).unwrap_or(i32::MAX),
+            interrupted: json(&ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED))?,
+            lost: json(&lost_too_often())?,
+        })
+    }
+}
+
+/// A statement of [`Statements`], for sqlx.
+pub(super) fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+    AssertSqlSafe(statement.clone())
+}
