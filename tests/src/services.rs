@@ -338,6 +338,62 @@ pub fn postgres_store() -> Option<asyncep::store::PostgresStore> {
     }
 }
 
+/// The folder of the SQLite files tests make; files over an hour old (an
+/// earlier run's) are removed the first time a test process asks.
+pub fn sqlite_dir() -> std::path::PathBuf {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let dir = std::env::temp_dir().join("asyncep-sqlite-tests");
+    ONCE.call_once(|| {
+        std::fs::create_dir_all(&dir).expect("a folder for the SQLite test files");
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let stale = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.split('_').next())
+                .and_then(|secs| secs.parse::<u64>().ok())
+                .is_none_or(|secs| secs + 3600 < unix_secs());
+            if stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    });
+    dir
+}
+
+/// A fresh SQLite file's URL, in [`sqlite_dir`].
+pub fn sqlite_url() -> String {
+    let file = sqlite_dir().join(format!(
+        "{}_{}.db",
+        unix_secs(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    format!("sqlite://{}", file.display())
+}
+
+/// A store in a fresh SQLite file, its tables created. SQLite is built into
+/// asyncep: it is always there.
+pub fn sqlite_store() -> asyncep::store::SqliteStore {
+    let url = sqlite_url();
+    let build = |url: &str| {
+        asyncep::store::SqliteStore::builder(url)
+            .build()
+            .expect("a test SQLite file")
+    };
+    let migrating = build(&url);
+    on_own_runtime(async move {
+        JobStore::start(&migrating)
+            .await
+            .expect("the SQLite store starts");
+        JobStore::shutdown(&migrating).await;
+    });
+    build(&url)
+}
+
+/// [`sqlite_store`] as a trait object.
+pub fn sqlite_dyn() -> Option<Arc<dyn JobStore>> {
+    Some(Arc::new(sqlite_store()) as Arc<dyn JobStore>)
+}
+
 /// [`postgres_store`] as a trait object.
 pub fn postgres_dyn() -> Option<Arc<dyn JobStore>> {
     postgres_store().map(|store| Arc::new(store) as Arc<dyn JobStore>)

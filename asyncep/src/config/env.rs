@@ -36,6 +36,7 @@ pub(crate) enum StoreUrl {
     Memory,
     Redis(String),
     Postgres(String),
+    Sqlite(String),
 }
 
 impl StoreVars {
@@ -90,12 +91,14 @@ impl Overrides {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Some(StoreUrl::Postgres(url))
             }
+            Some(url) if url.starts_with("sqlite:") => Some(StoreUrl::Sqlite(url)),
             Some(url) => {
                 return Err(ConfigError::Env {
                     var: "ASYNCEP_STORE_URL",
                     value: redact_url(&url),
-                    expected: "`memory`, a Redis URL such as `redis://127.0.0.1:6379`, or a \
-                               PostgreSQL URL such as `postgres://app@127.0.0.1/app`",
+                    expected: "`memory`, a Redis URL such as `redis://127.0.0.1:6379`, a \
+                               PostgreSQL URL such as `postgres://app@127.0.0.1/app`, or an \
+                               SQLite file such as `sqlite://jobs.db`",
                 });
             }
         };

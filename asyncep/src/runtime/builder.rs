@@ -287,7 +287,7 @@ impl RuntimeBuilder {
     /// | `ASYNCEP_BODY_LIMIT` | largest body, in bytes | `2097152` |
     /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-tenant-hint` |
     /// | `ASYNCEP_REDACT_QUERY` | more query parameters never stored, comma-separated | `email` |
-    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), `redis://...` / `rediss://...` (feature `redis`), or `postgres://...` (feature `postgres`) | `redis://10.0.0.5:6379/0` |
+    /// | `ASYNCEP_STORE_URL` | the store: `memory` (default), `redis://...` / `rediss://...` (feature `redis`), `postgres://...` (feature `postgres`), or `sqlite://path/to/jobs.db` (feature `sqlite`) | `redis://10.0.0.5:6379/0` |
     /// | `ASYNCEP_MEMORY_CAPACITY` | jobs the memory store holds | `1000000` |
     /// | `ASYNCEP_MEMORY_BUDGET` | bytes the memory store's jobs may hold | `512MiB` |
     /// | `ASYNCEP_REDIS_PREFIX` | the Redis key prefix | `{asyncep}` |
@@ -416,6 +416,9 @@ impl RuntimeBuilder {
             Some(StoreUrl::Redis(url)) => {
                 store::redis_from_env(url, vars.redis_prefix.as_deref(), retention)
                     .map_err(from_url)?
+            }
+            Some(StoreUrl::Sqlite(url)) => {
+                store::sqlite_from_env(url, retention).map_err(from_url)?
             }
         };
         Ok((store, "ASYNCEP_STORE_URL"))
@@ -552,6 +555,24 @@ mod tests {
             .map(drop)
             .unwrap_err();
         assert!(error.to_string().contains("schema name"), "{error}");
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn an_sqlite_url_chooses_the_sqlite_store_and_an_in_memory_one_is_refused() {
+        let builder = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "sqlite://jobs.db")]))
+            .unwrap();
+        let (store, setting) = builder.resolve_store().unwrap();
+        assert!(store.is_shared());
+        assert_eq!(setting, "ASYNCEP_STORE_URL");
+        let error = RuntimeBuilder::default()
+            .with_vars(env(&[("ASYNCEP_STORE_URL", "sqlite::memory:")]))
+            .unwrap()
+            .resolve_store()
+            .map(drop)
+            .unwrap_err();
+        assert!(error.to_string().contains("in-memory"), "{error}");
     }
 
     #[cfg(feature = "redis")]

@@ -9,11 +9,13 @@ mod error;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(any(feature = "redis", feature = "postgres"))]
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
 mod repeat;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod types;
 mod url;
 
@@ -29,6 +31,8 @@ pub use self::postgres::{
 pub(crate) use self::redis::from_env as redis_from_env;
 #[cfg(feature = "redis")]
 pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisStoreBuilder};
+#[cfg(feature = "sqlite")]
+pub use self::sqlite::{Durability as SqliteDurability, SqliteStore, SqliteStoreBuilder};
 pub use crate::job::MAX_LOST_LEASES;
 pub use error::StoreError;
 pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
@@ -70,6 +74,30 @@ pub(crate) fn postgres_from_env(
     Err(missing_feature(url, "PostgreSQL", "postgres"))
 }
 
+/// The SQLite store an `ASYNCEP_STORE_URL` names, or why it cannot be
+/// built. Nothing opens yet.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_from_env(
+    url: &str,
+    retention: Retention,
+) -> Result<std::sync::Arc<dyn JobStore>, String> {
+    SqliteStore::builder(url)
+        .retention(retention)
+        .build()
+        .map(|store| std::sync::Arc::new(store) as std::sync::Arc<dyn JobStore>)
+        .map_err(|error| error.to_string())
+}
+
+/// The SQLite store an `ASYNCEP_STORE_URL` names, or why it cannot be
+/// built.
+#[cfg(not(feature = "sqlite"))]
+pub(crate) fn sqlite_from_env(
+    url: &str,
+    _retention: Retention,
+) -> Result<std::sync::Arc<dyn JobStore>, String> {
+    Err(missing_feature(url, "SQLite", "sqlite"))
+}
+
 /// The Redis store an `ASYNCEP_STORE_URL` names, or why it cannot be built.
 #[cfg(not(feature = "redis"))]
 pub(crate) fn redis_from_env(
@@ -81,7 +109,11 @@ pub(crate) fn redis_from_env(
 }
 
 /// Why a store URL cannot be used by this build.
-#[cfg(any(not(feature = "redis"), not(feature = "postgres")))]
+#[cfg(any(
+    not(feature = "redis"),
+    not(feature = "postgres"),
+    not(feature = "sqlite")
+))]
 fn missing_feature(url: &str, store: &str, feature: &str) -> String {
     format!(
         "`{}` names a {store} store, but this build of asyncep has no {store} support; \

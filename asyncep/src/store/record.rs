@@ -20,6 +20,7 @@ pub(crate) struct StoredAttempt {
     error: Option<ErrorInfo>,
 }
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 /// An attempt as a worker sends it to `finish.lua`: without its number,
 /// which the store gives (`{"status":...}`; the script writes
 /// `{"attempt":N,"status":...}`).
@@ -33,6 +34,7 @@ pub(crate) struct StoredRun<'a> {
     error: Option<&'a ErrorInfo>,
 }
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 impl StoredRun<'_> {
     /// The record without its result, when `drop` (the job keeps it).
     pub(crate) fn without_result_if(mut self, drop: bool) -> Self {
@@ -43,6 +45,7 @@ impl StoredRun<'_> {
     }
 }
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 impl<'a> From<&'a Attempt> for StoredRun<'a> {
     fn from(attempt: &'a Attempt) -> Self {
         Self {
@@ -95,6 +98,7 @@ pub(crate) fn share_result(attempts: &mut [Attempt], result: Option<&RawJson>) {
     }
 }
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 /// Attempt records (as `StoredAttempt` JSON) read back.
 pub(crate) fn decode_attempts(id: JobId, records: &[String]) -> Result<Vec<Attempt>, StoreError> {
     records
@@ -114,4 +118,69 @@ pub(crate) fn parse_status(text: &str) -> Option<JobStatus> {
         "Canceled" => JobStatus::Canceled,
         _ => return None,
     })
+}
+
+/// A job's columns as the SQL stores keep them (times in microseconds),
+/// read from a row by each store's driver and turned into the document
+/// here, once.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[derive(Debug)]
+pub(crate) struct JobColumns {
+    pub(crate) id: JobId,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) retry_count: i64,
+    pub(crate) max_retries: i64,
+    pub(crate) created_at: i64,
+    pub(crate) started_at: Option<i64>,
+    pub(crate) completed_at: Option<i64>,
+    pub(crate) last_updated_at: i64,
+    pub(crate) next_attempt_at: Option<i64>,
+    pub(crate) result: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) caller: Option<String>,
+}
+
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+impl JobColumns {
+    /// The job document.
+    pub(crate) fn into_job(self) -> Result<crate::job::Job, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("job {id}: {what}"));
+        let status = parse_status(&self.status).ok_or_else(|| corrupt("unknown status"))?;
+        let result = self
+            .result
+            .map(RawJson::from_text)
+            .transpose()
+            .map_err(|e| corrupt(&format!("result is not JSON: {e}")))?;
+        let error = self
+            .error
+            .filter(|e| !e.is_empty())
+            .map(|e| serde_json::from_str::<ErrorInfo>(&e))
+            .transpose()
+            .map_err(|e| corrupt(&format!("error is not JSON: {e}")))?;
+        let mut attempts = self.attempts;
+        if status == JobStatus::Completed {
+            share_result(&mut attempts, result.as_ref());
+        }
+        let time = |micros: i64| Timestamp::from_micros(u64::try_from(micros).unwrap_or(0));
+        let number = |value: i64| u32::try_from(value).unwrap_or(0);
+        Ok(crate::job::Job {
+            id,
+            name: self.name.into(),
+            status,
+            retry_count: number(self.retry_count),
+            max_retries: number(self.max_retries),
+            created_at: time(self.created_at),
+            started_at: self.started_at.map(time),
+            completed_at: self.completed_at.map(time),
+            last_updated_at: time(self.last_updated_at),
+            next_attempt_at: self.next_attempt_at.map(time),
+            result,
+            error,
+            attempts,
+            caller: self.caller.map(crate::caller::Caller::new),
+        })
+    }
 }

@@ -18,6 +18,7 @@ mod processes;
 mod redis_only;
 mod redis_store;
 mod runtime;
+mod sqlite_store;
 mod stored;
 
 use std::sync::Arc;
@@ -44,6 +45,10 @@ impl Backend {
 
     fn postgres() -> Option<Self> {
         asyncep_tests::services::postgres_dyn().map(|store| Self { store })
+    }
+
+    fn sqlite() -> Option<Self> {
+        asyncep_tests::services::sqlite_dyn().map(|store| Self { store })
     }
 
     /// A runtime on this store, with the state every test endpoint needs
@@ -86,6 +91,14 @@ macro_rules! on_every_store {
                     if let Some(backend) = crate::Backend::postgres() {
                         super::$case(backend).await
                     }
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(crate::Backend::sqlite().unwrap()).await
                 }
             )*
         }

@@ -5,10 +5,9 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use crate::caller::Caller;
-use crate::job::{ErrorInfo, Job, JobId, RawJson, Timestamp};
+use crate::job::{ErrorInfo, Job, JobId, Timestamp};
 use crate::store::StoreError;
-use crate::store::record::{decode_attempts, parse_status, share_result};
+use crate::store::record::{JobColumns, decode_attempts};
 
 /// The `Retry-After` a client gets while PostgreSQL is unreachable.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -65,46 +64,33 @@ pub(super) fn time(row: &PgRow, column: &str) -> Result<Option<Timestamp>, Store
 
 /// A job document from a `jobs` row and its attempt records.
 pub(super) fn decode(row: &PgRow) -> Result<Job, StoreError> {
-    let id: uuid::Uuid = row.try_get("id").map_err(error)?;
-    let id = JobId::from(id);
-    let corrupt = |what: &str| StoreError::Corrupt(format!("job {id}: {what}"));
-    let status: String = row.try_get("status").map_err(error)?;
-    let status = parse_status(&status).ok_or_else(|| corrupt("unknown status"))?;
-    let result: Option<String> = row.try_get("result").map_err(error)?;
-    let result = result
-        .map(RawJson::from_text)
-        .transpose()
-        .map_err(|e| corrupt(&format!("result is not JSON: {e}")))?;
-    let error_text: Option<String> = row.try_get("error").map_err(error)?;
-    let job_error = error_text
-        .filter(|e| !e.is_empty())
-        .map(|e| serde_json::from_str::<ErrorInfo>(&e))
-        .transpose()
-        .map_err(|e| corrupt(&format!("error is not JSON: {e}")))?;
+    let id = JobId::from(row.try_get::<uuid::Uuid, _>("id").map_err(error)?);
     let records: Vec<String> = row.try_get("attempt_records").map_err(error)?;
-    let mut attempts = decode_attempts(id, &records)?;
-    if status == crate::job::JobStatus::Completed {
-        share_result(&mut attempts, result.as_ref());
-    }
-    let number = |column: &str| -> Result<u32, StoreError> {
-        let value: i32 = row.try_get(column).map_err(error)?;
-        Ok(u32::try_from(value).unwrap_or(0))
+    let number = |column: &str| -> Result<i64, StoreError> {
+        Ok(i64::from(row.try_get::<i32, _>(column).map_err(error)?))
     };
-    let caller: Option<String> = row.try_get("caller").map_err(error)?;
-    Ok(Job {
+    let text =
+        |column: &str| -> Result<Option<String>, StoreError> { row.try_get(column).map_err(error) };
+    let micros =
+        |column: &str| -> Result<Option<i64>, StoreError> { row.try_get(column).map_err(error) };
+    let required = |column: &str| -> Result<i64, StoreError> {
+        micros(column)?.ok_or_else(|| StoreError::Corrupt(format!("job {id}: no {column}")))
+    };
+    JobColumns {
         id,
-        name: row.try_get::<String, _>("name").map_err(error)?.into(),
-        status,
+        name: row.try_get("name").map_err(error)?,
+        status: row.try_get("status").map_err(error)?,
         retry_count: number("retry_count")?,
         max_retries: number("max_retries")?,
-        created_at: time(row, "created_at")?.ok_or_else(|| corrupt("no creation time"))?,
-        started_at: time(row, "started_at")?,
-        completed_at: time(row, "completed_at")?,
-        last_updated_at: time(row, "last_updated_at")?.ok_or_else(|| corrupt("no update time"))?,
-        next_attempt_at: time(row, "next_attempt_at")?,
-        result,
-        error: job_error,
-        attempts,
-        caller: caller.map(Caller::new),
-    })
+        created_at: required("created_at")?,
+        started_at: micros("started_at")?,
+        completed_at: micros("completed_at")?,
+        last_updated_at: required("last_updated_at")?,
+        next_attempt_at: micros("next_attempt_at")?,
+        result: text("result")?,
+        error: text("error")?,
+        attempts: decode_attempts(id, &records)?,
+        caller: text("caller")?,
+    }
+    .into_job()
 }

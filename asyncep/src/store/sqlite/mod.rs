@@ -1,0 +1,351 @@
+//! The SQLite store: durable jobs on one machine, with no server to run.
+
+mod operations;
+mod row;
+mod schema;
+mod wakeup;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use self::operations::{Operation, RECOVER_BATCH, created};
+use self::row::error;
+use self::wakeup::Wakeup;
+use super::{
+    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
+    Retention, StoreError,
+};
+use crate::job::{Job, JobId, Placement, Timestamp};
+
+/// Finished jobs purged per transaction by `maintain`.
+const PURGE_BATCH: i64 = 1000;
+
+/// How long a writer waits for another process's transaction before the
+/// operation fails as unavailable, unless configured.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often idle workers look for other processes' commits, unless
+/// configured.
+const DEFAULT_POLL: Duration = Duration::from_millis(50);
+
+/// What a commit survives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// A crash of the process and of the machine: every commit is synced to
+    /// disk before a job is acknowledged (`synchronous = FULL`). The default.
+    #[default]
+    PowerLoss,
+    /// A crash of the process (`kill -9`), not of the machine: the last
+    /// commits may be lost with the power (`synchronous = NORMAL`), for
+    /// fewer disk syncs.
+    ProcessCrash,
+}
+
+/// A [`JobStore`] in one SQLite file: jobs survive a crash and a restart of
+/// the process, and several processes on the machine may share the file.
+///
+/// The file runs in WAL mode, so readers never wait for the writer. Every
+/// operation is one `BEGIN IMMEDIATE` transaction on the process's one
+/// writer connection (so the process's own writers queue in memory, not on
+/// the file lock), and a busy timeout makes another process's writer wait
+/// its turn: `SQLITE_BUSY` never reaches a caller unless a transaction
+/// waits longer than [`busy_timeout`](SqliteStoreBuilder::busy_timeout).
+/// Transitions run the same state machine as the memory store, in Rust,
+/// inside those transactions. Leases and schedules use the machine's
+/// clock. Idle workers wake at once for this process's jobs and within a
+/// [`poll`](SqliteStoreBuilder::poll) interval for another process's.
+///
+/// The tables are asyncep's own (`asyncep_*`), created at
+/// [`start`](JobStore::start) and recorded in `asyncep_schema`, so the file
+/// may also be the application's database; [`SqliteStore::migration_sql`]
+/// exports them.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use asyncep::store::SqliteStore;
+///
+/// let store = SqliteStore::builder("sqlite://jobs.db").build()?;
+/// let runtime = asyncep::Runtime::builder().store(store).build()?;
+/// runtime.start().await?; // creates the file and the tables
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: SqlitePool,
+    readers: SqlitePool,
+    retention: Retention,
+    wakeup: Wakeup,
+}
+
+/// Builds a [`SqliteStore`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct SqliteStoreBuilder {
+    location: String,
+    retention: Retention,
+    readers: u32,
+    busy_timeout: Duration,
+    durability: Durability,
+    poll: Duration,
+}
+
+impl SqliteStoreBuilder {
+    /// How long finished jobs are kept.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The most connections that read job documents (default 4). Writes
+    /// always go through one connection per process.
+    pub fn readers(mut self, readers: u32) -> Self {
+        self.readers = readers.max(1);
+        self
+    }
+
+    /// How long a transaction waits for another process's to end (default
+    /// 10 s) before the operation fails as unavailable (503).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// What an acknowledged job survives (default [`Durability::PowerLoss`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// How often idle workers look for jobs another process added (default
+    /// 50 ms). This process's own jobs wake them at once.
+    pub fn poll(mut self, interval: Duration) -> Self {
+        self.poll = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Checks the settings and builds the store. Nothing opens until the
+    /// first operation (or [`JobStore::start`]).
+    pub fn build(self) -> Result<SqliteStore, StoreError> {
+        let options = if self.location.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(&self.location).map_err(|error| {
+                StoreError::Misconfigured(format!(
+                    "`{}` is not an SQLite URL: {error}",
+                    self.location
+                ))
+            })?
+        } else {
+            SqliteConnectOptions::new().filename(&self.location)
+        };
+        let path = options.get_filename().to_path_buf();
+        let memory = path.as_os_str().is_empty()
+            || path.to_string_lossy().contains(":memory:")
+            || path.to_string_lossy().starts_with("file:sqlx-in-memory");
+        if memory {
+            return Err(StoreError::Misconfigured(format!(
+                "`{}` is an in-memory SQLite database, which no other connection sees; \
+                 name a file (`sqlite://jobs.db`), or use the memory store",
+                self.location
+            )));
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(self.busy_timeout)
+            .foreign_keys(true)
+            .synchronous(match self.durability {
+                Durability::PowerLoss => SqliteSynchronous::Full,
+                Durability::ProcessCrash => SqliteSynchronous::Normal,
+            });
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(self.busy_timeout + Duration::from_secs(5))
+            .connect_lazy_with(options.clone());
+        let readers = SqlitePoolOptions::new()
+            .max_connections(self.readers)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options.clone().read_only(true));
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                readers,
+                retention: self.retention,
+                wakeup: Wakeup::new(options.read_only(true), self.poll),
+            }),
+        })
+    }
+}
+
+impl SqliteStore {
+    /// A builder for the file a URL (`sqlite://path/to/jobs.db`,
+    /// `sqlite:///var/lib/app/jobs.db`) or a plain path names. The file is
+    /// created if missing.
+    pub fn builder(location: impl AsRef<str>) -> SqliteStoreBuilder {
+        SqliteStoreBuilder {
+            location: location.as_ref().to_owned(),
+            retention: Retention::default(),
+            readers: 4,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            durability: Durability::default(),
+            poll: DEFAULT_POLL,
+        }
+    }
+
+    /// The SQL of asyncep's tables, for teams whose own migration tool
+    /// applies every change. Applied, it leaves the schema current, and the
+    /// store's start finds nothing to do.
+    pub fn migration_sql() -> String {
+        schema::migration_sql()
+    }
+
+    /// The file the store keeps its jobs in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `work` as one `BEGIN IMMEDIATE` transaction on the writer
+    /// connection, at one instant.
+    async fn write<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Operation<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self
+            .inner
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(error)?;
+        let conn: &mut SqliteConnection = &mut tx;
+        let mut operation = Operation {
+            conn,
+            now: Timestamp::now(),
+            retention: self.inner.retention,
+        };
+        let answer = work(&mut operation).await?;
+        tx.commit().await.map_err(error)?;
+        Ok(answer)
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn start(&self) -> Result<(), StoreError> {
+        self.write(async |op| schema::migrate(op.conn).await)
+            .await?;
+        self.inner.wakeup.start();
+        Ok(())
+    }
+
+    async fn shutdown(&self) {
+        self.inner.wakeup.stop();
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
+        let admitted = self.write(async |op| op.create(job).await).await?;
+        let answer = created(admitted)?;
+        if let Created::New(_) = answer {
+            self.inner.wakeup.wake_one();
+        }
+        Ok(answer)
+    }
+
+    async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let mut conn = self.inner.readers.acquire().await.map_err(error)?;
+        Operation {
+            conn: &mut conn,
+            now: Timestamp::now(),
+            retention: self.inner.retention,
+        }
+        .get(id)
+        .await
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+        self.write(async |op| op.claim(request).await).await
+    }
+
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+        let now = row::micros(Timestamp::now());
+        let renewed = sqlx::query(
+            "UPDATE asyncep_jobs SET lease_expires_at = ?3 \
+             WHERE id = ?1 AND token = ?2 AND status = 'InProgress'",
+        )
+        .bind(lease.job_id.as_uuid())
+        .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
+        .bind(now + row::span(period))
+        .execute(&self.inner.writer)
+        .await
+        .map_err(error)?;
+        if renewed.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost { id: lease.job_id })
+        }
+    }
+
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
+        let placement = self
+            .write(async |op| op.finish(lease, outcome).await)
+            .await?;
+        if matches!(
+            placement,
+            Some(Placement::Ready | Placement::Scheduled { .. })
+        ) {
+            self.inner.wakeup.wake_all();
+        }
+        Ok(())
+    }
+
+    async fn maintain(&self) -> Result<Maintenance, StoreError> {
+        let mut recovered = Vec::new();
+        loop {
+            let batch = self
+                .write(async |op| op.recover(RECOVER_BATCH).await)
+                .await?;
+            let done = (batch.len() as i64) < RECOVER_BATCH;
+            recovered.extend(batch);
+            if done {
+                break;
+            }
+        }
+        if !recovered.is_empty() {
+            self.inner.wakeup.wake_all();
+        }
+        let mut purged = 0;
+        loop {
+            let batch = self.write(async |op| op.purge(PURGE_BATCH).await).await?;
+            purged += batch;
+            if batch < PURGE_BATCH as u64 {
+                break;
+            }
+        }
+        Ok(Maintenance { recovered, purged })
+    }
+
+    async fn wait_for_work(&self, _names: &JobNames, timeout: Duration) {
+        self.inner.wakeup.wait(timeout).await;
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.wakeup.stop();
+    }
+}
