@@ -373,7 +373,12 @@ pub fn sqlite_url() -> String {
 /// A store in a fresh SQLite file, its tables created. SQLite is built into
 /// asyncep: it is always there.
 pub fn sqlite_store() -> asyncep::store::SqliteStore {
-    let url = sqlite_url();
+    sqlite_store_at(&sqlite_url())
+}
+
+/// A store in the SQLite file `url` names, its tables created.
+pub fn sqlite_store_at(url: &str) -> asyncep::store::SqliteStore {
+    let url = url.to_owned();
     let build = |url: &str| {
         asyncep::store::SqliteStore::builder(url)
             .build()

@@ -149,6 +149,14 @@ macro_rules! on_every_store_threaded {
                 }
             )*
         }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(crate::Backend::sqlite().unwrap()).await
+                }
+            )*
+        }
     };
 }
 

@@ -18,6 +18,7 @@ mod processes;
 mod redis_only;
 mod redis_store;
 mod runtime;
+mod sqlite_only;
 mod sqlite_store;
 mod stored;
 

@@ -1,6 +1,6 @@
-//! Several worker processes against one shared store (Redis, PostgreSQL):
-//! each job runs once without faults, and a worker killed mid-job loses
-//! nothing.
+//! Several worker processes against one shared store (Redis, PostgreSQL,
+//! an SQLite file): each job runs once without faults, and a worker killed
+//! mid-job loses nothing.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -11,7 +11,9 @@ use std::time::Duration;
 use asyncep::job::{AttemptStatus, JobInput};
 use asyncep::store::{JobStore, NewJob};
 use asyncep::{JobId, JobStatus};
-use asyncep_tests::services::{postgres_store, postgres_url, redis_store, redis_url};
+use asyncep_tests::services::{
+    postgres_store, postgres_url, redis_store, redis_url, sqlite_store_at, sqlite_url,
+};
 use asyncep_tests::wait_until;
 use redis::AsyncCommands;
 
@@ -52,6 +54,17 @@ impl Fleet {
                 ("ASYNCEP_STORE_URL", postgres_url()),
                 ("ASYNCEP_POSTGRES_SCHEMA", schema),
             ],
+            store: Arc::new(store),
+        })
+    }
+
+    fn sqlite() -> Option<Self> {
+        redis_store()?; // the runs are logged in Redis
+        let url = sqlite_url();
+        let store = sqlite_store_at(&url);
+        Some(Self {
+            log: format!("asyncep-test-runs:{}", store.path().display()),
+            env: vec![("ASYNCEP_STORE_URL", url)],
             store: Arc::new(store),
         })
     }
@@ -154,6 +167,62 @@ async fn a_killed_worker_loses_no_job_on_postgres() {
     if let Some(fleet) = Fleet::postgres() {
         a_killed_worker_loses_no_job(fleet).await;
     }
+}
+
+#[tokio::test]
+async fn two_worker_processes_run_each_of_2000_jobs_once_on_sqlite() {
+    if let Some(fleet) = Fleet::sqlite() {
+        two_worker_processes_run_each_of_2000_jobs_once(fleet).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_worker_loses_no_job_on_sqlite() {
+    if let Some(fleet) = Fleet::sqlite() {
+        a_killed_worker_loses_no_job(fleet).await;
+    }
+}
+
+/// 64 tasks submitting at once in this process while two worker processes
+/// of 4 workers each drain the same file: not one operation fails (no
+/// `SQLITE_BUSY` reaches a caller), and each job runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_submitters_and_two_worker_processes_share_one_sqlite_file() {
+    let Some(fleet) = Fleet::sqlite() else { return };
+    let _first = WorkerProcess::start(&fleet, 4, "30s", 0);
+    let _second = WorkerProcess::start(&fleet, 4, "30s", 0);
+    let submitters: Vec<_> = (0..64)
+        .map(|_| {
+            let store = fleet.store.clone();
+            tokio::spawn(async move { submit(&*store, 25).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for submitter in submitters {
+        ids.extend(submitter.await.expect("every submit succeeds"));
+    }
+    let (store, log) = (&*fleet.store, fleet.log.as_str());
+    let finished = wait_until(Duration::from_secs(120), async || {
+        runs(log).await.len() == ids.len()
+    })
+    .await;
+    assert!(
+        finished,
+        "only {} of {} jobs ran",
+        runs(log).await.len(),
+        ids.len()
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), async || all_completed(store, &ids)
+            .await)
+        .await
+    );
+    let twice: Vec<_> = runs(log)
+        .await
+        .into_iter()
+        .filter(|(_, n)| *n != 1)
+        .collect();
+    assert!(twice.is_empty(), "jobs that ran more than once: {twice:?}");
 }
 
 async fn two_worker_processes_run_each_of_2000_jobs_once(fleet: Fleet) {

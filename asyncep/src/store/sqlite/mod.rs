@@ -4,6 +4,7 @@ mod operations;
 mod row;
 mod schema;
 mod wakeup;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -11,12 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
 
 use self::operations::{Operation, RECOVER_BATCH, created};
 use self::row::error;
 use self::wakeup::Wakeup;
+use self::writer::{Command, Writer};
 use super::{
     ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
     Retention, StoreError,
@@ -84,7 +86,7 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    writer: SqlitePool,
+    writer: Writer,
     readers: SqlitePool,
     retention: Retention,
     wakeup: Wakeup,
@@ -169,10 +171,7 @@ impl SqliteStoreBuilder {
                 Durability::PowerLoss => SqliteSynchronous::Full,
                 Durability::ProcessCrash => SqliteSynchronous::Normal,
             });
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(self.busy_timeout + Duration::from_secs(5))
-            .connect_lazy_with(options.clone());
+        let writer = Writer::spawn(options.clone(), self.retention);
         let readers = SqlitePoolOptions::new()
             .max_connections(self.readers)
             .acquire_timeout(Duration::from_secs(5))
@@ -215,36 +214,12 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
-
-    /// Runs `work` as one `BEGIN IMMEDIATE` transaction on the writer
-    /// connection, at one instant.
-    async fn write<T>(
-        &self,
-        work: impl AsyncFnOnce(&mut Operation<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut tx = self
-            .inner
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error)?;
-        let conn: &mut SqliteConnection = &mut tx;
-        let mut operation = Operation {
-            conn,
-            now: Timestamp::now(),
-            retention: self.inner.retention,
-        };
-        let answer = work(&mut operation).await?;
-        tx.commit().await.map_err(error)?;
-        Ok(answer)
-    }
 }
 
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn start(&self) -> Result<(), StoreError> {
-        self.write(async |op| schema::migrate(op.conn).await)
-            .await?;
+        self.inner.writer.ask(Command::Migrate).await?;
         self.inner.wakeup.start();
         Ok(())
     }
@@ -258,7 +233,11 @@ impl JobStore for SqliteStore {
     }
 
     async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
-        let admitted = self.write(async |op| op.create(job).await).await?;
+        let admitted = self
+            .inner
+            .writer
+            .ask(|reply| Command::Create(job, reply))
+            .await?;
         let answer = created(admitted)?;
         if let Created::New(_) = answer {
             self.inner.wakeup.wake_one();
@@ -278,31 +257,34 @@ impl JobStore for SqliteStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
-        self.write(async |op| op.claim(request).await).await
+        let request = request.clone();
+        self.inner
+            .writer
+            .ask(|reply| Command::Claim(request, reply))
+            .await
     }
 
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
-        let now = row::micros(Timestamp::now());
-        let renewed = sqlx::query(
-            "UPDATE asyncep_jobs SET lease_expires_at = ?3 \
-             WHERE id = ?1 AND token = ?2 AND status = 'InProgress'",
-        )
-        .bind(lease.job_id.as_uuid())
-        .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
-        .bind(now + row::span(period))
-        .execute(&self.inner.writer)
-        .await
-        .map_err(error)?;
-        if renewed.rows_affected() == 1 {
+        let lease = lease.clone();
+        let id = lease.job_id;
+        let renewed = self
+            .inner
+            .writer
+            .ask(|reply| Command::Renew(lease, period, reply))
+            .await?;
+        if renewed {
             Ok(())
         } else {
-            Err(StoreError::LeaseLost { id: lease.job_id })
+            Err(StoreError::LeaseLost { id })
         }
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
+        let lease = lease.clone();
         let placement = self
-            .write(async |op| op.finish(lease, outcome).await)
+            .inner
+            .writer
+            .ask(|reply| Command::Finish(lease, outcome, reply))
             .await?;
         if matches!(
             placement,
@@ -317,7 +299,9 @@ impl JobStore for SqliteStore {
         let mut recovered = Vec::new();
         loop {
             let batch = self
-                .write(async |op| op.recover(RECOVER_BATCH).await)
+                .inner
+                .writer
+                .ask(|reply| Command::Recover(RECOVER_BATCH, reply))
                 .await?;
             let done = (batch.len() as i64) < RECOVER_BATCH;
             recovered.extend(batch);
@@ -330,7 +314,11 @@ impl JobStore for SqliteStore {
         }
         let mut purged = 0;
         loop {
-            let batch = self.write(async |op| op.purge(PURGE_BATCH).await).await?;
+            let batch = self
+                .inner
+                .writer
+                .ask(|reply| Command::Purge(PURGE_BATCH, reply))
+                .await?;
             purged += batch;
             if batch < PURGE_BATCH as u64 {
                 break;

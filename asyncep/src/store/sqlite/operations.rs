@@ -330,6 +330,25 @@ impl Operation<'_> {
         Ok(recovered)
     }
 
+    /// Extends the lease to `period` from now, if it is still the job's.
+    pub(super) async fn renew(
+        &mut self,
+        lease: &Lease,
+        period: Duration,
+    ) -> Result<bool, StoreError> {
+        let renewed = sqlx::query(
+            "UPDATE asyncep_jobs SET lease_expires_at = ?3 \
+             WHERE id = ?1 AND token = ?2 AND status = 'InProgress'",
+        )
+        .bind(lease.job_id.as_uuid())
+        .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
+        .bind(micros(self.now) + span(period))
+        .execute(&mut *self.conn)
+        .await
+        .map_err(error)?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
     /// Applies `Finish` under `lease`. Returns where the job now stands, or
     /// `None` for a finish repeated after a lost reply (nothing changes).
     pub(super) async fn finish(

@@ -1,0 +1,142 @@
+//! What only the SQLite store does: its own migrations in a file the
+//! application may share, and a durable file with no server.
+
+use asyncep::store::{JobStore, SqliteStore, StoreError};
+use asyncep_tests::services::{sqlite_dir, sqlite_url};
+use sqlx::Connection;
+
+async fn open(url: &str) -> sqlx::SqliteConnection {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .unwrap()
+        .create_if_missing(true);
+    sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap()
+}
+
+/// A file whose asyncep schema is newer than this build is refused at
+/// start, with a message, and left as it was.
+#[tokio::test]
+async fn a_schema_newer_than_the_binary_is_refused_with_a_message() {
+    let url = sqlite_url();
+    let store = SqliteStore::builder(&url).build().unwrap();
+    store.start().await.unwrap();
+    store.shutdown().await;
+    let mut connection = open(&url).await;
+    sqlx::query("UPDATE asyncep_schema SET version = 999")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let later = SqliteStore::builder(&url).build().unwrap();
+    let error = later.start().await.unwrap_err();
+    assert!(matches!(error, StoreError::Misconfigured(_)), "{error}");
+    assert!(error.to_string().contains("newer"), "{error}");
+    let version: i64 = sqlx::query_scalar("SELECT version FROM asyncep_schema")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(version, 999, "the refused start changed nothing");
+    connection.close().await.ok();
+}
+
+/// The application's own `sqlx` migrations and asyncep's tables live in
+/// one file; the exported SQL, applied by the application's tool, leaves
+/// asyncep with nothing to do.
+#[tokio::test]
+async fn asyncep_and_the_applications_migrations_share_a_file() {
+    let url = sqlite_url();
+    let dir = sqlite_dir().join(format!("host-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("20260101000000_orders.sql"),
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("20260101000001_asyncep.sql"),
+        SqliteStore::migration_sql(),
+    )
+    .unwrap();
+    let mut connection = open(&url).await;
+    sqlx::migrate::Migrator::new(dir.as_path())
+        .await
+        .unwrap()
+        .run(&mut connection)
+        .await
+        .expect("the application's tool applies both");
+    let store = SqliteStore::builder(&url).build().unwrap();
+    store
+        .start()
+        .await
+        .expect("asyncep finds its schema current");
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM asyncep_schema")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+    let host: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(host, 2, "the application's migrations are its own");
+    store.shutdown().await;
+    connection.close().await.ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Jobs accepted by one store survive it (its pools closed, its process
+/// state gone) and a new store on the same file runs them; the document
+/// of a finished job survives too.
+#[tokio::test]
+async fn jobs_outlive_the_store_that_accepted_them() {
+    use asyncep::job::JobInput;
+    use asyncep::store::{ClaimId, ClaimRequest, JobNames, NewJob};
+    use std::time::Duration;
+
+    let url = sqlite_url();
+    let id = asyncep::JobId::new();
+    {
+        let first = SqliteStore::builder(&url).build().unwrap();
+        first.start().await.unwrap();
+        first
+            .create(NewJob {
+                id,
+                name: "durable".into(),
+                max_retries: 0,
+                input: JobInput::default(),
+                idempotency: None,
+                caller: None,
+            })
+            .await
+            .unwrap();
+        first.shutdown().await;
+    }
+    let second = SqliteStore::builder(&url).build().unwrap();
+    second.start().await.unwrap();
+    let claimed = second
+        .claim(&ClaimRequest {
+            names: JobNames::new(["durable".into()]),
+            lease: Duration::from_secs(30),
+            limit: 1,
+            id: ClaimId::new(),
+            repeat: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.jobs.len(), 1);
+    assert_eq!(claimed.jobs[0].id, id);
+}
+
+/// An in-memory SQLite database, which no second connection would see, is
+/// refused with advice, as is a URL SQLite cannot read.
+#[test]
+fn an_in_memory_database_or_a_bad_url_is_refused() {
+    for url in ["sqlite::memory:", "sqlite://jobs.db?mode=nonsense"] {
+        let error = SqliteStore::builder(url).build().unwrap_err();
+        assert!(
+            matches!(error, StoreError::Misconfigured(_)),
+            "{url}: {error}"
+        );
+    }
+}
