@@ -1,6 +1,6 @@
 //! The report jobs of the split deployment: shared by the API process
-//! (`redis_api`), which accepts them, and the worker processes
-//! (`redis_worker`), which run them.
+//! (`split_api`), which accepts them, and the worker processes
+//! (`split_worker`), which run them.
 
 use std::time::Duration;
 
@@ -52,7 +52,8 @@ async fn render(
 }
 
 /// The runtime both processes build: the `ASYNCEP_*` variables (the store:
-/// `ASYNCEP_STORE_URL=redis://...`), and this module's state. Calling it is
+/// `ASYNCEP_STORE_URL=postgres://...`, `redis://...` or `sqlite://...`), and
+/// this module's state. Calling it is
 /// also what links this module, and so its endpoints, into each binary.
 pub fn runtime_builder() -> Result<RuntimeBuilder, ConfigError> {
     let name = format!("pid {}", std::process::id());

@@ -1,9 +1,10 @@
-//! A worker process of a split deployment: runs report jobs from Redis until
-//! Ctrl-C, then finishes or hands back what it runs. Start as many as you
-//! like, on as many machines as you like.
+//! A worker process of a split deployment: runs report jobs from the shared
+//! store (Redis, PostgreSQL or an SQLite file) until Ctrl-C, then finishes
+//! or hands back what it runs. Start as many as you like (on as many
+//! machines as you like, on Redis or PostgreSQL).
 //!
 //! ```sh
-//! ASYNCEP_STORE_URL=redis://127.0.0.1:6379 ASYNCEP_WORKERS=4 cargo run --example redis_worker
+//! ASYNCEP_STORE_URL=postgres://app@127.0.0.1/app ASYNCEP_WORKERS=4 cargo run --example split_worker
 //! ```
 
 use asyncep_examples::reports;

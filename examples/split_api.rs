@@ -1,8 +1,9 @@
-//! The API process of a split deployment: accepts report jobs into Redis and
-//! shows them; runs none.
+//! The API process of a split deployment: accepts report jobs into the
+//! shared store (Redis, PostgreSQL or an SQLite file) and shows them; runs
+//! none.
 //!
 //! ```sh
-//! ASYNCEP_STORE_URL=redis://127.0.0.1:6379 cargo run --example redis_api
+//! ASYNCEP_STORE_URL=postgres://app@127.0.0.1/app cargo run --example split_api
 //! ```
 
 use asyncep_examples::reports;
