@@ -11,8 +11,8 @@ use crate::diag::Errors;
 use crate::duration;
 use crate::route::{self, RoutePath};
 
-const KEYS: &str =
-    "`job`, `post`, `put`, `patch`, `delete`, `get`, `retries`, `timeout`, `backoff`, `validate`";
+const KEYS: &str = "`job`, `post`, `put`, `patch`, `delete`, `get`, `retries`, `timeout`, \
+     `backoff`, `validate`, `handle`";
 const METHODS: &str = "`post`, `put`, `patch`, `delete` or `get`";
 
 /// The HTTP method key.
@@ -59,6 +59,8 @@ pub(crate) struct EndpointArgs {
     pub(crate) timeout: Option<Duration>,
     pub(crate) backoff: Option<Duration>,
     pub(crate) validate: Option<Path>,
+    /// The name of the unit struct that names the job in Rust code.
+    pub(crate) handle: Option<Ident>,
 }
 
 /// One `key = value`, as written.
@@ -69,6 +71,7 @@ enum Arg {
     Timeout(Ident, LitStr),
     Backoff(Ident, LitStr),
     Validate(Ident, Path),
+    Handle(Ident, Ident),
 }
 
 impl Arg {
@@ -79,7 +82,8 @@ impl Arg {
             | Self::Retries(key, _)
             | Self::Timeout(key, _)
             | Self::Backoff(key, _)
-            | Self::Validate(key, _) => key,
+            | Self::Validate(key, _)
+            | Self::Handle(key, _) => key,
         }
     }
 }
@@ -93,6 +97,7 @@ impl Parse for Arg {
             && name != "timeout"
             && name != "backoff"
             && name != "validate"
+            && name != "handle"
             && Method::from_key(&name).is_none()
         {
             return Err(syn::Error::new(
@@ -141,6 +146,12 @@ impl Parse for Arg {
                     "a path to an async fn, as in `validate = check_report`",
                 ))?,
             ),
+            "handle" => Self::Handle(
+                key,
+                input.parse().map_err(expect(
+                    "a type name, as in `handle = RenderReport` (a unit struct is generated)",
+                ))?,
+            ),
             method => {
                 let method = Method::from_key(method).expect("checked above");
                 let route = input
@@ -162,6 +173,7 @@ impl EndpointArgs {
         let mut method: Option<(Ident, Method)> = None;
         let mut route = None;
         let (mut retries, mut timeout, mut backoff, mut validate) = (None, None, None, None);
+        let mut handle = None;
         for arg in args {
             let key = arg.key().to_string();
             if seen.contains(&key) {
@@ -195,6 +207,7 @@ impl EndpointArgs {
                 }
                 Arg::Backoff(_, value) => backoff = errors.take(duration::parse(&value)),
                 Arg::Validate(_, path) => validate = Some(path),
+                Arg::Handle(_, name) => handle = Some(name),
             }
         }
         if job.is_none() {
@@ -221,6 +234,7 @@ impl EndpointArgs {
             timeout,
             backoff,
             validate,
+            handle,
         })
     }
 }
@@ -262,7 +276,8 @@ mod tests {
             retries = 5,
             timeout = "1m",
             backoff = "100ms",
-            validate = crate::check
+            validate = crate::check,
+            handle = Render
         ))
         .unwrap();
         assert_eq!(args.job.value(), "render");
@@ -272,6 +287,7 @@ mod tests {
         assert_eq!(args.timeout, Some(Duration::from_secs(60)));
         assert_eq!(args.backoff, Some(Duration::from_millis(100)));
         assert!(args.validate.is_some());
+        assert_eq!(args.handle.unwrap(), "Render");
     }
 
     #[test]
@@ -303,6 +319,10 @@ mod tests {
         assert!(
             error(quote::quote!(job = "a", post = "/", timeout = "0s"))
                 .contains("longer than zero")
+        );
+        assert!(
+            error(quote::quote!(job = "a", post = "/", handle = "Render"))
+                .contains("`handle` takes a type name")
         );
         assert!(
             error(quote::quote!(job = "a", post = "/", timeout = "soon"))

@@ -64,8 +64,34 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
         None => (quote!(), quote!(::core::option::Option::None)),
     };
 
+    let kind = endpoint.args.handle.as_ref().map(|handle| {
+        let vis = &item.vis;
+        let doc = format!(
+            "The job `{}` of [`{}`], for submitting it from Rust code with \
+             [`asyncep::JobRequest::of`].",
+            job.value(),
+            handler
+        );
+        let body = match &sig.body {
+            Some(ty) => quote_spanned!(ty.span()=> type Body = #ty;),
+            None => quote!(type Body = #rt::NoBody;),
+        };
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Copy, Debug)]
+            #vis struct #handle;
+
+            impl ::asyncep::JobKind for #handle {
+                const JOB: &'static str = #job;
+                #body
+            }
+        }
+    });
+
     quote! {
         #item
+
+        #kind
 
         const _: () = {
             struct __Spec;

@@ -14,8 +14,9 @@ use crate::job::JobId;
 
 /// The body type of an endpoint that takes no body: `AsyncContext` alone
 /// means `AsyncContext<NoBody>`. Such an endpoint never reads or parses the
-/// request body.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// request body. (It serializes as `null`, so a job without a body can be
+/// named by a [`JobKind`](crate::JobKind).)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NoBody;
 
 /// What a job's handler runs with: the request it was submitted with, and

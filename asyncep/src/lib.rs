@@ -101,6 +101,7 @@ pub mod __private;
 /// | `timeout` | per attempt: `"500ms"`, `"30s"`, `"5m"`, `"1h30m"` | 30 minutes |
 /// | `backoff` | base of the exponential backoff between attempts | `"2s"` |
 /// | `validate` | `path::to::fn`, run during the request, before anything is stored | none |
+/// | `handle` | a type name: a unit struct implementing [`JobKind`], to submit the job from Rust code with [`JobRequest::of`] (the body must then be `Serialize`) | none |
 ///
 /// # The function
 /// - `async fn name(ctx: AsyncContext<T>) -> Result<R, E>`: `T` is the JSON
@@ -155,7 +156,8 @@ pub use asyncep_macros::async_endpoint;
 pub use caller::Caller;
 pub use config::ConfigError;
 pub use context::{AsyncContext, NoBody, State};
+pub use endpoint::JobKind;
 pub use http::DEFAULT_REDACTED_HEADERS;
 pub use job::{Job, JobError, JobId, JobStatus};
 pub use mount::{mount, shutdown};
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{JobRequest, Runtime, RuntimeBuilder, SubmitError};

@@ -2,6 +2,7 @@
 //! per annotated function, and the traits its generated code leans on.
 
 mod body;
+mod kind;
 mod output;
 mod record;
 mod run;
@@ -9,6 +10,7 @@ mod submission;
 
 pub(crate) use body::body_text;
 pub use body::{BodyError, JobBody};
+pub use kind::JobKind;
 pub use output::HandlerOutput;
 pub use record::{Endpoint, Method, RunFn, ValidateFn};
 pub use run::Run;

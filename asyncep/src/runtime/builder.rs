@@ -352,6 +352,7 @@ impl RuntimeBuilder {
                 }
             }
         }
+        let default_retries = self.api.default_retries;
         let routes = http::routes(Arc::new(Api {
             store: store.clone(),
             registry: registry.clone(),
@@ -361,7 +362,7 @@ impl RuntimeBuilder {
         let workers = Workers::new(WorkerContext {
             store: store.clone(),
             registry: registry.clone(),
-            states: self.states,
+            states: self.states.clone(),
             settings: self.worker,
         });
         Ok(Runtime {
@@ -371,6 +372,8 @@ impl RuntimeBuilder {
                 registry,
                 routes,
                 workers,
+                states: self.states,
+                default_retries,
             }),
         })
     }

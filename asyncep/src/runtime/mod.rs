@@ -3,6 +3,7 @@
 //! the workers get; neither reaches back into it.
 
 mod builder;
+mod submit;
 
 use std::sync::Arc;
 
@@ -10,8 +11,10 @@ use axum::Router;
 use tracing::error;
 
 pub use builder::RuntimeBuilder;
+pub use submit::{JobRequest, SubmitError};
 
 use crate::config::ConfigError;
+use crate::context::States;
 use crate::registry::Registry;
 use crate::store::JobStore;
 use crate::worker::Workers;
@@ -58,6 +61,11 @@ struct Inner {
     registry: Arc<Registry>,
     routes: Router,
     workers: Workers,
+    /// The application's state, for `validate` functions of jobs submitted
+    /// from Rust code.
+    states: States,
+    /// Retries of endpoints that set none.
+    default_retries: u32,
 }
 
 impl Runtime {

@@ -14,14 +14,14 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug)]
 pub(crate) struct Greeting(pub(crate) String);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct Echo {
     pub(crate) message: String,
 }
 
 /// Echoes what the handler received: body, route, query, headers, facts.
-#[async_endpoint(job = "echo", post = "/echo/<id>")]
-async fn echo(ctx: AsyncContext<Echo>) -> Result<Value, String> {
+#[async_endpoint(job = "echo", post = "/echo/<id>", handle = EchoJob)]
+pub(crate) async fn echo(ctx: AsyncContext<Echo>) -> Result<Value, String> {
     Ok(json!({
         "message": ctx.request.message,
         "routeParams": ctx.route_params,
@@ -36,8 +36,8 @@ async fn echo(ctx: AsyncContext<Echo>) -> Result<Value, String> {
 }
 
 /// No body: the request body is never read.
-#[async_endpoint(job = "ping", post = "/ping/{id}")]
-async fn ping(ctx: AsyncContext) -> Result<String, String> {
+#[async_endpoint(job = "ping", post = "/ping/{id}", handle = PingJob)]
+pub(crate) async fn ping(ctx: AsyncContext) -> Result<String, String> {
     Ok(format!("pong {}", ctx.route_params["id"]))
 }
 
@@ -150,7 +150,7 @@ async fn counted(ctx: AsyncContext<Counted>) -> Result<u32, String> {
     Ok(ctx.request.n)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct Transfer {
     pub(crate) amount: i64,
 }

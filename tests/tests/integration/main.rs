@@ -21,6 +21,7 @@ mod runtime;
 mod sqlite_only;
 mod sqlite_store;
 mod stored;
+mod submit;
 
 use std::sync::Arc;
 use std::time::Duration;

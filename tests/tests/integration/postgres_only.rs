@@ -1,4 +1,5 @@
-//! What only the PostgreSQL store does: its own migrations.
+//! What only the PostgreSQL store does: its own migrations, and jobs
+//! submitted inside the application's transactions.
 
 use asyncep::store::{JobStore, PostgresStore, StoreError};
 use sqlx::Connection;
@@ -184,4 +185,82 @@ async fn a_postgres_crash_loses_nothing_and_everyone_recovers() {
         server.wait_for_status(&after, "Completed").await["result"]["message"],
         "after"
     );
+}
+
+/// A job submitted inside the application's own transaction exists if and
+/// only if the transaction commits: committed, it runs (its `NOTIFY` is
+/// heard at the commit); rolled back, it was never there.
+#[tokio::test]
+async fn a_job_submitted_in_a_transaction_exists_only_if_it_commits() {
+    use asyncep::JobRequest;
+    use asyncep_tests::TestServer;
+
+    let Some(store) = asyncep_tests::services::postgres_store() else {
+        return;
+    };
+    let server = TestServer::start(
+        asyncep::Runtime::builder()
+            .store(store.clone())
+            .state(crate::endpoints::Greeting("hello".into()))
+            .workers(2),
+    )
+    .await;
+    server.runtime.start().await.unwrap();
+    let orders = format!("{}.orders", store.schema());
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {orders} (id bigint PRIMARY KEY)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let order_job = |order: i64| {
+        JobRequest::new("ping")
+            .param("id", order.to_string())
+            .idempotency_key(format!("order-{order}"))
+    };
+
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {orders} VALUES (1)"
+    )))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let job = server.runtime.prepare(order_job(1)).await.unwrap();
+    let committed = store.create_in(&mut tx, job).await.unwrap().job().id;
+    assert!(
+        store.get(committed).await.unwrap().is_none(),
+        "not seen before the commit"
+    );
+    tx.commit().await.unwrap();
+    let done = server
+        .wait_for_status(&committed.to_string(), "Completed")
+        .await;
+    assert_eq!(done["result"], "pong 1");
+
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {orders} VALUES (2)"
+    )))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let job = server.runtime.prepare(order_job(2)).await.unwrap();
+    let rolled_back = store.create_in(&mut tx, job).await.unwrap().job().id;
+    tx.rollback().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(store.get(rolled_back).await.unwrap().is_none());
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}.jobs WHERE id = $1",
+        store.schema()
+    )))
+    .bind(rolled_back.as_uuid())
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(count, 0, "nothing of the rolled-back job is stored");
+    // Its key is free again: the same order's job can be made afresh.
+    let again = server.runtime.submit(order_job(2)).await.unwrap();
+    assert!(matches!(again, asyncep::store::Created::New(_)));
+    server.runtime.shutdown().await;
 }

@@ -139,6 +139,28 @@ impl Wakeup {
     }
 }
 
+impl Wakeup {
+    /// Announces new work of `name` when the transaction on `conn` commits
+    /// (a `NOTIFY` is transactional; PostgreSQL folds repeats within one
+    /// transaction into one). Nothing to do when polling.
+    pub(super) async fn notify_on_commit(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        if self.poll.is_some() {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&self.channel)
+            .bind(name)
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(super::row::error)
+    }
+}
+
 async fn send(pool: &PgPool, channel: &str, name: &str) {
     if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
         .bind(channel)

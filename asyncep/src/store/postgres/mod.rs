@@ -175,6 +175,103 @@ impl PostgresStore {
         &self.inner.pool
     }
 
+    /// Stores `job` inside your own transaction: it exists if and only if
+    /// the transaction commits, and idle workers hear of it at the commit
+    /// (the `NOTIFY` is part of the transaction). Make the job with
+    /// [`Runtime::prepare`](crate::Runtime::prepare).
+    ///
+    /// ```no_run,standalone_crate
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize)] struct Invoice { order: i64 }
+    /// # #[asyncep::async_endpoint(job = "send-invoice", post = "/invoices", handle = SendInvoice)]
+    /// # async fn send(_: asyncep::AsyncContext<Invoice>) -> Result<(), String> { Ok(()) }
+    /// # async fn example(runtime: asyncep::Runtime, store: asyncep::store::PostgresStore)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use asyncep::JobRequest;
+    ///
+    /// let mut tx = store.pool().begin().await?;
+    /// sqlx::query("INSERT INTO orders (id) VALUES (7)").execute(&mut *tx).await?;
+    /// let job = runtime.prepare(JobRequest::of::<SendInvoice>(&Invoice { order: 7 })).await?;
+    /// store.create_in(&mut tx, job).await?;
+    /// tx.commit().await?; // the order and its job, or neither
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_in(
+        &self,
+        transaction: &mut sqlx::PgConnection,
+        job: NewJob,
+    ) -> Result<Created, StoreError> {
+        let name = job.name.clone();
+        let created = self.create_on(&mut *transaction, job).await?;
+        if let Created::New(_) = created {
+            self.inner
+                .wakeup
+                .notify_on_commit(transaction, &name)
+                .await?;
+        }
+        Ok(created)
+    }
+
+    /// `create_job` on `conn`, and the job a repeat finds, read there too.
+    async fn create_on(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        job: NewJob,
+    ) -> Result<Created, StoreError> {
+        let input = serde_json::to_string(&job.input)
+            .map_err(|e| StoreError::Corrupt(format!("the job input cannot be written: {e}")))?;
+        let idempotency = job.idempotency.as_ref();
+        let fingerprint = idempotency.map(|i| i.fingerprint.0.to_vec());
+        let key = idempotency
+            .and_then(|i| i.key.as_deref())
+            .map(|key| scoped_key(job.caller.as_ref(), key));
+        let row = sqlx::query(sql(&self.inner.statements.create))
+            .bind(job.id.as_uuid())
+            .bind(job.name.as_ref())
+            .bind(i32::try_from(job.max_retries).unwrap_or(i32::MAX))
+            .bind(&input)
+            .bind(fingerprint)
+            .bind(key)
+            .bind(job.caller.as_ref().map(Caller::as_str))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(error)?;
+        let outcome: i32 = row.try_get("outcome").map_err(error)?;
+        let found: Option<uuid::Uuid> = row.try_get("job_id").map_err(error)?;
+        match (outcome, found) {
+            (0, _) => {
+                let created = time(&row, "created")?.unwrap_or_else(Timestamp::now);
+                let mut made = Job::queued(job.id, job.name, job.max_retries, created);
+                made.caller = job.caller;
+                Ok(Created::New(made))
+            }
+            (1, Some(id)) => match self.get_on(&mut *conn, id.into()).await? {
+                Some(existing) => Ok(Created::Existing(existing)),
+                None => Err(StoreError::Corrupt(format!(
+                    "job {id} vanished while being read"
+                ))),
+            },
+            (2, Some(id)) => Err(StoreError::IdempotencyConflict {
+                existing: id.into(),
+            }),
+            (3, _) => Err(StoreError::IdTaken),
+            other => Err(StoreError::Corrupt(format!("create answered {other:?}"))),
+        }
+    }
+
+    async fn get_on<'e>(
+        &self,
+        executor: impl sqlx::PgExecutor<'e>,
+        id: JobId,
+    ) -> Result<Option<Job>, StoreError> {
+        let row = sqlx::query(sql(&self.inner.statements.get))
+            .bind(id.as_uuid())
+            .fetch_optional(executor)
+            .await
+            .map_err(error)?;
+        row.as_ref().map(decode).transpose()
+    }
+
     fn failed_ms(&self) -> i64 {
         millis(self.inner.retention.failed)
     }
@@ -196,55 +293,17 @@ impl JobStore for PostgresStore {
     }
 
     async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
-        let input = serde_json::to_string(&job.input)
-            .map_err(|e| StoreError::Corrupt(format!("the job input cannot be written: {e}")))?;
-        let idempotency = job.idempotency.as_ref();
-        let fingerprint = idempotency.map(|i| i.fingerprint.0.to_vec());
-        let key = idempotency
-            .and_then(|i| i.key.as_deref())
-            .map(|key| scoped_key(job.caller.as_ref(), key));
-        let row = sqlx::query(sql(&self.inner.statements.create))
-            .bind(job.id.as_uuid())
-            .bind(job.name.as_ref())
-            .bind(i32::try_from(job.max_retries).unwrap_or(i32::MAX))
-            .bind(&input)
-            .bind(fingerprint)
-            .bind(key)
-            .bind(job.caller.as_ref().map(Caller::as_str))
-            .fetch_one(&self.inner.pool)
-            .await
-            .map_err(error)?;
-        let outcome: i32 = row.try_get("outcome").map_err(error)?;
-        let found: Option<uuid::Uuid> = row.try_get("job_id").map_err(error)?;
-        match (outcome, found) {
-            (0, _) => {
-                let created = time(&row, "created")?.unwrap_or_else(Timestamp::now);
-                self.inner.wakeup.notify(&job.name).await;
-                let mut made = Job::queued(job.id, job.name, job.max_retries, created);
-                made.caller = job.caller;
-                Ok(Created::New(made))
-            }
-            (1, Some(id)) => match self.get(id.into()).await? {
-                Some(existing) => Ok(Created::Existing(existing)),
-                None => Err(StoreError::Corrupt(format!(
-                    "job {id} vanished while being read"
-                ))),
-            },
-            (2, Some(id)) => Err(StoreError::IdempotencyConflict {
-                existing: id.into(),
-            }),
-            (3, _) => Err(StoreError::IdTaken),
-            other => Err(StoreError::Corrupt(format!("create answered {other:?}"))),
+        let mut conn = self.inner.pool.acquire().await.map_err(error)?;
+        let name = job.name.clone();
+        let created = self.create_on(&mut conn, job).await?;
+        if let Created::New(_) = created {
+            self.inner.wakeup.notify(&name).await;
         }
+        Ok(created)
     }
 
     async fn get(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        let row = sqlx::query(sql(&self.inner.statements.get))
-            .bind(id.as_uuid())
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(error)?;
-        row.as_ref().map(decode).transpose()
+        self.get_on(&self.inner.pool, id).await
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {

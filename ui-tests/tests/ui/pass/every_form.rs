@@ -1,7 +1,7 @@
 use asyncep::{async_endpoint, AsyncContext, JobError, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct Req {
     n: u32,
 }
@@ -22,6 +22,25 @@ async fn with_body(ctx: AsyncContext<Req>) -> Result<u32, JobError> {
 #[async_endpoint(job = "no-body", delete = "/b/{id}/<rest..>")]
 pub async fn no_body(_ctx: asyncep::AsyncContext) -> Result<(), String> {
     Ok(())
+}
+
+#[async_endpoint(job = "handled", put = "/d/<id>", handle = Handled)]
+async fn handled(ctx: AsyncContext<Req>) -> Result<u32, JobError> {
+    Ok(ctx.request.n)
+}
+
+#[async_endpoint(job = "handled-no-body", post = "/e", handle = HandledNoBody)]
+pub async fn handled_no_body(_ctx: AsyncContext) -> Result<(), JobError> {
+    Ok(())
+}
+
+fn _typed_requests() -> [asyncep::JobRequest; 2] {
+    use asyncep::JobKind as _;
+    assert_eq!(Handled::JOB, "handled");
+    [
+        asyncep::JobRequest::of::<Handled>(&Req { n: 1 }).param("id", "7"),
+        asyncep::JobRequest::of::<HandledNoBody>(&asyncep::NoBody),
+    ]
 }
 
 #[async_endpoint(job = "stateful", get = "/c")]
