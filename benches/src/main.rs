@@ -16,6 +16,7 @@ mod micro;
 mod pickup;
 mod scripts;
 mod servers;
+mod sql;
 mod stats;
 
 use std::io::{BufRead, BufReader};
@@ -64,6 +65,27 @@ async fn drop_schema(store: &asyncep::store::PostgresStore) {
     .await;
 }
 
+/// A fresh SQLite file in the benchmarks' folder (emptied at each start of
+/// the suite).
+fn sqlite_path() -> String {
+    let dir = std::env::temp_dir().join("asyncep-bench-sqlite");
+    std::fs::create_dir_all(&dir).expect("a folder for the bench files");
+    dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()))
+        .display()
+        .to_string()
+}
+
+/// An SQLite store in a fresh file, started (its tables made).
+async fn sqlite_store() -> asyncep::store::SqliteStore {
+    let store = asyncep::store::SqliteStore::builder(sqlite_path())
+        .build()
+        .expect("an SQLite file");
+    JobStore::start(&store)
+        .await
+        .expect("the SQLite store starts");
+    store
+}
+
 struct Settings {
     runs: usize,
     seconds: u64,
@@ -102,6 +124,27 @@ fn main() {
                     "raw-redis" => e2e::raw_redis(&redis_url(), jobs).await,
                     "asyncep-memory" => {
                         e2e::asyncep(Arc::new(MemoryStore::new()) as Arc<dyn JobStore>, jobs).await
+                    }
+                    "asyncep-postgres" => {
+                        let store = postgres_store().await;
+                        let rate = e2e::asyncep(Arc::new(store.clone()), jobs).await;
+                        drop_schema(&store).await;
+                        rate
+                    }
+                    "asyncep-sqlite" => e2e::asyncep(Arc::new(sqlite_store().await), jobs).await,
+                    "apalis-postgres" => sql::apalis_postgres(&postgres_url(), jobs).await,
+                    "apalis-sqlite" => sql::apalis_sqlite(&sqlite_path(), jobs).await,
+                    "raw-postgres" => sql::raw_postgres(&postgres_url(), jobs).await,
+                    "raw-sqlite" => sql::raw_sqlite(&sqlite_path(), jobs).await,
+                    "backlog-postgres" | "backlog-sqlite" => {
+                        let store: Arc<dyn JobStore> = if args[1] == "backlog-sqlite" {
+                            Arc::new(sqlite_store().await)
+                        } else {
+                            Arc::new(postgres_store().await)
+                        };
+                        let (first, last) = sql::backlog(store, jobs).await;
+                        eprintln!("first tenth {first:.0} jobs/s, last tenth {last:.0} jobs/s");
+                        last
                     }
                     other => panic!("unknown variant {other}"),
                 }

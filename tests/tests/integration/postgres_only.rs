@@ -73,6 +73,45 @@ async fn a_schema_newer_than_the_binary_is_refused_with_a_message() {
     store.pool().close().await;
 }
 
+/// A schema an older asyncep left is brought up to date at start, and its
+/// jobs are kept.
+#[tokio::test]
+async fn an_older_schema_is_migrated_and_keeps_its_jobs() {
+    let Some(database) = OwnDatabase::create().await else {
+        return;
+    };
+    let store = PostgresStore::builder(database.url()).build().unwrap();
+    store.start().await.unwrap();
+    let id = asyncep::JobId::new();
+    store
+        .create(asyncep::store::NewJob {
+            id,
+            name: "kept".into(),
+            max_retries: 0,
+            input: asyncep::job::JobInput::default(),
+            idempotency: None,
+            caller: None,
+        })
+        .await
+        .unwrap();
+    sqlx::query("UPDATE asyncep.asyncep_schema SET version = 1")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.shutdown().await;
+    let later = PostgresStore::builder(database.url()).build().unwrap();
+    later.start().await.expect("the older schema is migrated");
+    let version: i32 = sqlx::query_scalar("SELECT version FROM asyncep.asyncep_schema")
+        .fetch_one(later.pool())
+        .await
+        .unwrap();
+    assert!(version > 1, "at version {version}");
+    assert!(later.get(id).await.unwrap().is_some(), "the job is kept");
+    later.shutdown().await;
+    later.pool().close().await;
+    store.pool().close().await;
+}
+
 /// The application's own `sqlx` migrations (in `_sqlx_migrations`) and
 /// asyncep's (in `asyncep.asyncep_schema`) live in one database; and the
 /// exported SQL, applied by the application's tool, leaves asyncep with
