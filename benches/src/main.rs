@@ -7,12 +7,19 @@
 //! cargo run --release --manifest-path benches/Cargo.toml -- --quick # a short smoke run, writes nothing
 //! ```
 //!
-//! Needs Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`) and `taskset`.
+//! Needs Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`), PostgreSQL
+//! (`DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`),
+//! Node 20 with npm (graphile-worker and BullMQ, installed by `npm ci` in
+//! `benches/node` on first use) and `taskset`. `--only a,b` runs some
+//! sections (submit, e2e, sql, sql-submit, backlog, pickup, memory) and
+//! writes nothing; `--backlog N` sets the backlog's size (1,000,000 by
+//! default).
 
 mod e2e;
 mod load;
 mod memory;
 mod micro;
+mod node;
 mod pickup;
 mod scripts;
 mod servers;
@@ -39,7 +46,7 @@ pub fn redis_store(label: &str) -> RedisStore {
         .expect("REDIS_URL is a Redis URL")
 }
 
-fn postgres_url() -> String {
+pub fn postgres_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
@@ -93,6 +100,12 @@ struct Settings {
     jobs: usize,
     memory_jobs: usize,
     pickups: usize,
+    /// Jobs of the SQL end-to-end runs (fsync-bound: far slower than the
+    /// memory and Redis ones), and of apalis-sqlite's (slower still).
+    sql_jobs: usize,
+    apalis_sqlite_jobs: usize,
+    /// The backlog drained on each SQL store.
+    backlog: usize,
     write: bool,
 }
 
@@ -171,6 +184,9 @@ fn main() {
                     jobs: 20_000,
                     memory_jobs: 200_000,
                     pickups: 200,
+                    sql_jobs: 5_000,
+                    apalis_sqlite_jobs: 1_000,
+                    backlog: 20_000,
                     write: false,
                 }
             } else {
@@ -181,9 +197,18 @@ fn main() {
                     jobs: 100_000,
                     memory_jobs: 1_000_000,
                     pickups: 500,
+                    sql_jobs: 20_000,
+                    apalis_sqlite_jobs: 5_000,
+                    backlog: 1_000_000,
                     write: true,
                 }
             };
+            let mut settings = settings;
+            if let Some(i) = args.iter().position(|a| a == "--backlog") {
+                settings.backlog = args[i + 1]
+                    .parse()
+                    .expect("--backlog takes a number of jobs");
+            }
             let only: Option<&str> = args
                 .iter()
                 .position(|a| a == "--only")
@@ -204,6 +229,15 @@ async fn suite(settings: &Settings, only: Option<&str>) {
     }
     if wants(only, "e2e") {
         rows.extend(end_to_end(settings).await);
+    }
+    if wants(only, "sql") {
+        rows.extend(sql_end_to_end(settings).await);
+    }
+    if wants(only, "sql-submit") {
+        rows.extend(sql_submit(settings).await);
+    }
+    if wants(only, "backlog") {
+        rows.extend(backlog(settings).await);
     }
     if wants(only, "pickup") {
         rows.extend(pickup_latency(settings).await);
@@ -230,6 +264,11 @@ fn free_address() -> String {
 
 /// Serves `kind` pinned to core 0, loads it from core 1.
 fn submit_run(kind: &str, settings: &Settings) -> load::LoadResult {
+    submit_run_with(kind, settings, &[])
+}
+
+/// [`submit_run`], with more variables for the server.
+fn submit_run_with(kind: &str, settings: &Settings, env: &[(&str, &str)]) -> load::LoadResult {
     let exe = std::env::current_exe().unwrap();
     let address = free_address();
     let mut server = Command::new("taskset")
@@ -237,6 +276,7 @@ fn submit_run(kind: &str, settings: &Settings) -> load::LoadResult {
         .arg(&exe)
         .args(["serve", kind, &address])
         .env("REDIS_URL", redis_url())
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .expect("taskset starts the server");
@@ -348,6 +388,7 @@ async fn end_to_end(settings: &Settings) -> Vec<[String; 4]> {
     );
     let url = redis_url();
     let (mut vs_apalis, mut vs_apalis_redis, mut vs_raw) = (vec![], vec![], vec![]);
+    let mut vs_bullmq = vec![];
     let (mut ours, mut ours_redis) = (vec![], vec![]);
     for _ in 0..settings.runs {
         let memory = e2e::asyncep(Arc::new(MemoryStore::new()), jobs).await;
@@ -355,10 +396,12 @@ async fn end_to_end(settings: &Settings) -> Vec<[String; 4]> {
         let redis = e2e::asyncep(Arc::new(redis_store("e2e")) as Arc<dyn JobStore>, jobs).await;
         let apalis_redis = e2e::apalis_redis(&url, jobs).await;
         let raw = e2e::raw_redis(&url, jobs).await;
+        let bullmq = node::rate("bullmq.mjs", &[&url, &jobs.to_string()]);
         clean_redis().await;
         eprintln!(
-            "  jobs/s: asyncep memory {memory:.0}, apalis memory {apalis:.0}, asyncep redis {redis:.0}, apalis-redis {apalis_redis:.0}, raw redis {raw:.0}"
+            "  jobs/s: asyncep memory {memory:.0}, apalis memory {apalis:.0}, asyncep redis {redis:.0}, apalis-redis {apalis_redis:.0}, BullMQ {bullmq:.0}, raw redis {raw:.0}"
         );
+        vs_bullmq.push(redis / bullmq);
         vs_apalis.push(memory / apalis);
         vs_apalis_redis.push(redis / apalis_redis);
         vs_raw.push(redis / raw);
@@ -379,11 +422,156 @@ async fn end_to_end(settings: &Settings) -> Vec<[String; 4]> {
             "≥ 2×".into(),
         ],
         [
+            "end to end, Redis (× BullMQ 6.7: addBulk, one Worker of concurrency 8)".into(),
+            format!("{}×", Spread::of(&vs_bullmq).show(2)),
+            "same run".into(),
+            "—".into(),
+        ],
+        [
             "end to end, Redis (of the raw Lua floor)".into(),
             Spread::of(&vs_raw).percent(),
             "same run".into(),
             "≥ 50 %".into(),
         ],
+    ]
+}
+
+async fn sql_end_to_end(settings: &Settings) -> Vec<[String; 4]> {
+    let (jobs, apalis_jobs) = (settings.sql_jobs, settings.apalis_sqlite_jobs);
+    eprintln!(
+        "end to end on SQL: {jobs} no-op jobs ({apalis_jobs} for apalis-sqlite), {} workers, 8 producers",
+        e2e::WORKERS
+    );
+    let url = postgres_url();
+    let jobs_text = jobs.to_string();
+    let mut ratios: [Vec<f64>; 6] = Default::default();
+    let (mut ours_pg, mut ours_sqlite) = (vec![], vec![]);
+    for _ in 0..settings.runs {
+        let store = postgres_store().await;
+        let pg = e2e::asyncep(Arc::new(store.clone()), jobs).await;
+        drop_schema(&store).await;
+        let apalis_pg = sql::apalis_postgres(&url, jobs).await;
+        let graphile = node::rate("graphile.mjs", &[&url, &jobs_text, "default"]);
+        let batched = node::rate("graphile.mjs", &[&url, &jobs_text, "batched"]);
+        let raw_pg = sql::raw_postgres(&url, jobs).await;
+        let sqlite = e2e::asyncep(Arc::new(sqlite_store().await), jobs).await;
+        let apalis_sqlite = sql::apalis_sqlite(&sqlite_path(), apalis_jobs).await;
+        let raw_sqlite = sql::raw_sqlite(&sqlite_path(), jobs).await;
+        eprintln!(
+            "  jobs/s: asyncep postgres {pg:.0}, apalis-postgres {apalis_pg:.0}, graphile-worker {graphile:.0} (batching {batched:.0}), raw SKIP LOCKED {raw_pg:.0}; asyncep sqlite {sqlite:.0}, apalis-sqlite {apalis_sqlite:.0}, raw BEGIN IMMEDIATE {raw_sqlite:.0}"
+        );
+        for (ratio, value) in ratios.iter_mut().zip([
+            pg / apalis_pg,
+            pg / graphile,
+            pg / batched,
+            pg / raw_pg,
+            sqlite / apalis_sqlite,
+            sqlite / raw_sqlite,
+        ]) {
+            ratio.push(value);
+        }
+        ours_pg.push(pg);
+        ours_sqlite.push(sqlite);
+    }
+    let times = |values: &[f64]| format!("{}×", Spread::of(values).show(2));
+    vec![
+        [
+            "end to end, PostgreSQL (× apalis-postgres)".into(),
+            times(&ratios[0]),
+            format!("asyncep: {} jobs/s", Spread::of(&ours_pg).show(0)),
+            "≥ 3×".into(),
+        ],
+        [
+            "end to end, PostgreSQL (× graphile-worker 0.18, defaults)".into(),
+            times(&ratios[1]),
+            "same run".into(),
+            "—".into(),
+        ],
+        [
+            "end to end, PostgreSQL (× graphile-worker, batching preset)".into(),
+            times(&ratios[2]),
+            "same run".into(),
+            "≥ 1×".into(),
+        ],
+        [
+            "end to end, PostgreSQL (of a raw SKIP LOCKED loop)".into(),
+            Spread::of(&ratios[3]).percent(),
+            "same run".into(),
+            "—".into(),
+        ],
+        [
+            "end to end, SQLite (× apalis-sqlite)".into(),
+            times(&ratios[4]),
+            format!("asyncep: {} jobs/s", Spread::of(&ours_sqlite).show(0)),
+            "≥ 5×".into(),
+        ],
+        [
+            "end to end, SQLite (of a raw BEGIN IMMEDIATE loop)".into(),
+            Spread::of(&ratios[5]).percent(),
+            "same run".into(),
+            "≥ 60 %".into(),
+        ],
+    ]
+}
+
+/// Submit over HTTP on PostgreSQL: against bare axum, and with `NOTIFY`
+/// on against off (poll-only).
+async fn sql_submit(settings: &Settings) -> Vec<[String; 4]> {
+    eprintln!(
+        "submit on PostgreSQL: {} s x 64 connections",
+        settings.seconds
+    );
+    let (mut of_bare, mut notify) = (vec![], vec![]);
+    for _ in 0..settings.runs {
+        let bare = submit_run("bare", settings);
+        let mut rates = vec![];
+        for kind in ["postgres", "postgres-poll"] {
+            let store = postgres_store().await;
+            let schema = store.schema().to_owned();
+            rates.push(submit_run_with(kind, settings, &[("BENCH_PG_SCHEMA", &schema)]).rps());
+            drop_schema(&store).await;
+        }
+        of_bare.push(rates[0] / bare.rps());
+        notify.push(rates[0] / rates[1]);
+    }
+    vec![
+        [
+            "submit throughput, PostgreSQL store (API only)".into(),
+            format!("{} of bare", Spread::of(&of_bare).percent()),
+            "same run".into(),
+            "≥ 30 %".into(),
+        ],
+        [
+            "submit throughput, PostgreSQL, NOTIFY on (of off)".into(),
+            Spread::of(&notify).percent(),
+            "poll-only, same run".into(),
+            "≥ 95 %".into(),
+        ],
+    ]
+}
+
+/// A backlog stored first, then drained: the last tenth's rate against
+/// the first's (once per store: a million jobs take minutes to store).
+async fn backlog(settings: &Settings) -> Vec<[String; 4]> {
+    let jobs = settings.backlog;
+    eprintln!("backlog drain: {jobs} jobs stored, then 8 workers");
+    let store = postgres_store().await;
+    let (pg_first, pg_last) = sql::backlog(Arc::new(store.clone()), jobs).await;
+    drop_schema(&store).await;
+    eprintln!("  PostgreSQL: first tenth {pg_first:.0} jobs/s, last tenth {pg_last:.0}");
+    let (sqlite_first, sqlite_last) = sql::backlog(Arc::new(sqlite_store().await), jobs).await;
+    eprintln!("  SQLite: first tenth {sqlite_first:.0} jobs/s, last tenth {sqlite_last:.0}");
+    let row = |store: &str, first: f64, last: f64| {
+        [
+            format!("{jobs}-job backlog drain, {store}: last tenth's rate of the first's"),
+            format!("{:.0} %", 100.0 * last / first),
+            format!("{first:.0} → {last:.0} jobs/s"),
+            "no slow-down (≥ 90 %)".into(),
+        ]
+    };
+    vec![
+        row("PostgreSQL", pg_first, pg_last),
+        row("SQLite", sqlite_first, sqlite_last),
     ]
 }
 
@@ -545,7 +733,13 @@ fn document(settings: &Settings, table: &str) -> String {
          jobs enqueued by 8 tasks through each framework's own API, 8 workers, timed until every handler\n\
          ran (asyncep records each job's completion, with its attempt, before the next claim). Pick-up:\n\
          one submit at a time over HTTP, 5 ms apart, from the request leaving the client to the handler\n\
-         starting. Memory: RSS growth of a fresh process storing {memory_jobs} jobs with a 100-byte body.\n\n\
+         starting. Memory: RSS growth of a fresh process storing {memory_jobs} jobs with a 100-byte body.\n\
+         SQL: PostgreSQL ({postgres}, local, `synchronous_commit = on`) and SQLite files in WAL mode with\n\
+         `synchronous = FULL` (asyncep's default; the raw loop's too), on this machine's disk; {sql_jobs}\n\
+         no-op jobs per end-to-end run ({apalis_sqlite_jobs} for apalis-sqlite, whose rate is the lowest),\n\
+         the same 8 producers and 8 workers; graphile-worker 0.18 and BullMQ 6.7 run under Node ({node})\n\
+         from `benches/node` (pinned in its `package-lock.json`). Backlog: {backlog} jobs stored by 64\n\
+         producers, then drained by 8 workers; the rate over the last tenth against the first.\n\n\
          {table}\n",
         date = command_line("date", &["-u", "+%Y-%m-%d"]),
         cores = std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -555,5 +749,10 @@ fn document(settings: &Settings, table: &str) -> String {
         secs = settings.seconds,
         jobs = settings.jobs,
         memory_jobs = settings.memory_jobs,
+        postgres = command_line("psql", &["--version"]),
+        sql_jobs = settings.sql_jobs,
+        apalis_sqlite_jobs = settings.apalis_sqlite_jobs,
+        node = command_line("node", &["--version"]),
+        backlog = settings.backlog,
     )
 }

@@ -56,9 +56,13 @@ async fn bare(Json(order): Json<Order>) -> impl IntoResponse {
     )
 }
 
-/// Serves `kind` (`bare`, `memory` or `redis`) on `address` until killed.
+/// Serves `kind` (`bare`, `memory`, `redis`, or `postgres` / `postgres-poll`
+/// in the schema `BENCH_PG_SCHEMA`) on `address` until killed.
 pub async fn serve(kind: &str, address: &str) {
-    let app = router(kind);
+    let app = match kind {
+        "postgres" | "postgres-poll" => postgres(kind == "postgres-poll").await,
+        _ => router(kind),
+    };
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .expect("a free port");
@@ -86,6 +90,25 @@ pub fn router(kind: &str) -> axum::Router {
         }
         other => panic!("unknown server kind {other}"),
     }
+}
+
+/// An API-only server on PostgreSQL, its schema migrated before it answers;
+/// with `poll`, no `NOTIFY` is sent (idle workers would poll).
+async fn postgres(poll: bool) -> axum::Router {
+    let schema = std::env::var("BENCH_PG_SCHEMA").expect("BENCH_PG_SCHEMA names the schema");
+    let mut store = asyncep::store::PostgresStore::builder(crate::postgres_url()).schema(schema);
+    if poll {
+        store = store.poll_only(Duration::from_millis(200));
+    }
+    let runtime = asyncep::Runtime::builder()
+        .workers(0)
+        .store(store.build().expect("a PostgreSQL store"))
+        .build()
+        .expect("the bench runtime");
+    runtime.start().await.expect("PostgreSQL answers");
+    runtime
+        .api(axum::Router::new())
+        .expect("an API-only bench server")
 }
 
 /// The memory store, declared shared so that an API-only server can be

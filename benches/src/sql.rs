@@ -93,17 +93,28 @@ pub async fn apalis_sqlite(path: &str, jobs: usize) -> f64 {
         .parallelize(tokio::spawn)
         .build(apalis_noop);
     let started = Instant::now();
+    let busy = Arc::new(AtomicUsize::new(0));
     let producers = (0..PRODUCERS)
         .map(|p| {
-            let mut storage = storage.clone();
+            let (mut storage, busy) = (storage.clone(), busy.clone());
             tokio::spawn(async move {
                 for n in (p..jobs).step_by(PRODUCERS) {
-                    storage.push(n as u64).await.expect("enqueue");
+                    // apalis-sqlite hands `SQLITE_BUSY` to its callers: retry
+                    // as a user would have to, and count them.
+                    while storage.push(n as u64).await.is_err() {
+                        busy.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                 }
             })
         })
         .collect();
-    apalis_run(worker.run(), producers, jobs, started).await
+    let rate = apalis_run(worker.run(), producers, jobs, started).await;
+    let busy = busy.load(Ordering::Relaxed);
+    if busy > 0 {
+        eprintln!("    apalis-sqlite: {busy} pushes failed with SQLITE_BUSY and were retried");
+    }
+    rate
 }
 
 /// Jobs per second through the least a PostgreSQL queue does: one insert
