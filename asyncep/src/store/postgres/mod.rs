@@ -6,8 +6,9 @@ mod row;
 mod schema;
 mod statements;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
@@ -71,7 +72,18 @@ struct Inner {
     recovery: Recovery,
     retention: Retention,
     wakeup: Wakeup,
+    /// When a claim of this process last looked for expired leases.
+    recovered_at: Mutex<Option<Instant>>,
+    /// Jobs this process moved (claimed or finished) since its last vacuum.
+    moved: AtomicU64,
 }
+
+/// Transitions after which `maintain` vacuums the jobs table.
+const VACUUM_AFTER: u64 = 20_000;
+
+/// The longest a claim goes without looking for expired leases (when its
+/// lease is long: a quarter of the lease otherwise).
+const RECOVERY_LOOK: Duration = Duration::from_secs(1);
 
 /// Builds a [`PostgresStore`].
 #[derive(Clone, Debug)]
@@ -141,6 +153,8 @@ impl PostgresStoreBuilder {
                 schema: self.schema,
                 retention: self.retention,
                 wakeup,
+                recovered_at: Mutex::new(None),
+                moved: AtomicU64::new(0),
             }),
         })
     }
@@ -272,6 +286,25 @@ impl PostgresStore {
         row.as_ref().map(decode).transpose()
     }
 
+    /// Whether a claim should look for expired leases: when none of this
+    /// process's claims did within a quarter of `lease` (at most
+    /// [`RECOVERY_LOOK`]). An expired lease is recovered that much later at
+    /// worst (and `maintain` looks every half lease); claims do not walk the
+    /// lease index every time.
+    fn recovery_due(&self, lease: Duration) -> bool {
+        let now = Instant::now();
+        let mut last = self
+            .inner
+            .recovered_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let due = last.is_none_or(|at| now.duration_since(at) >= (lease / 4).min(RECOVERY_LOOK));
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+
     fn failed_ms(&self) -> i64 {
         millis(self.inner.retention.failed)
     }
@@ -318,6 +351,7 @@ impl JobStore for PostgresStore {
             .bind(self.inner.recovery.max_lost)
             .bind(self.inner.recovery.interrupted.as_str())
             .bind(self.inner.recovery.lost.as_str())
+            .bind(self.recovery_due(request.lease))
             .fetch_all(&self.inner.pool)
             .await
             .map_err(error)?;
@@ -358,6 +392,9 @@ impl JobStore for PostgresStore {
             });
         }
         claimed.jobs.sort_by_key(|job| job.lease.token);
+        self.inner
+            .moved
+            .fetch_add(claimed.jobs.len() as u64, Ordering::Relaxed);
         Ok(claimed)
     }
 
@@ -407,6 +444,7 @@ impl JobStore for PostgresStore {
             .await
             .map_err(error)?;
         let done: i32 = row.try_get("done").map_err(error)?;
+        self.inner.moved.fetch_add(1, Ordering::Relaxed);
         match done {
             1 => {
                 if matches!(next, Next::Retry { .. } | Next::Requeue) {
@@ -441,6 +479,17 @@ impl JobStore for PostgresStore {
             purged += done.rows_affected();
             if done.rows_affected() < PURGE_BATCH as u64 {
                 break;
+            }
+        }
+        if self.inner.moved.load(Ordering::Relaxed) >= VACUUM_AFTER {
+            self.inner.moved.store(0, Ordering::Relaxed);
+            // Outside a transaction, so as a simple query; a vacuum already
+            // running (another process's) is skipped, not waited for.
+            if let Err(failure) = sqlx::raw_sql(sql(&self.inner.statements.vacuum))
+                .execute(&self.inner.pool)
+                .await
+            {
+                tracing::debug!(error = %failure, "could not vacuum the jobs table");
             }
         }
         Ok(Maintenance {

@@ -20,6 +20,10 @@ pub(super) struct Statements {
     pub(super) finish: Arc<str>,
     pub(super) recover: Arc<str>,
     pub(super) purge: Arc<str>,
+    /// Run by `maintain` after many transitions: each leaves dead index
+    /// entries that claims would otherwise walk (autovacuum may be off,
+    /// or behind).
+    pub(super) vacuum: Arc<str>,
 }
 
 impl Statements {
@@ -36,8 +40,9 @@ impl Statements {
                  AND (j.expires_at IS NULL OR j.expires_at > {s}.now_us())"
             )
             .into(),
-            claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .into(),
+            vacuum: format!("VACUUM (SKIP_LOCKED) {s}.jobs").into(),
             renew: format!(
                 "UPDATE {s}.jobs SET lease_expires_at = {s}.now_us() + $3 \
                  WHERE id = $1 AND token = $2 AND status = 'InProgress'"
