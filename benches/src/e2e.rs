@@ -34,21 +34,14 @@ pub async fn wait_for(count: &AtomicUsize, target: usize, started: Instant) -> f
     started.elapsed().as_secs_f64()
 }
 
-/// Jobs per second through asyncep on `store`.
-pub async fn asyncep(store: Arc<dyn JobStore>, jobs: usize) -> f64 {
-    DONE.store(0, Ordering::Relaxed);
-    let runtime = asyncep::Runtime::builder()
-        .shared_store(store.clone())
-        .workers(WORKERS)
-        .build()
-        .expect("the bench runtime");
-    runtime.start_workers();
-    let started = Instant::now();
-    let producers: Vec<_> = (0..PRODUCERS)
+/// Stores `jobs` no-op jobs through `store.create`, from `producers`
+/// concurrent tasks; returns when all are stored.
+pub async fn enqueue(store: &Arc<dyn JobStore>, jobs: usize, producers: usize) {
+    let tasks: Vec<_> = (0..producers)
         .map(|p| {
             let store = store.clone();
             tokio::spawn(async move {
-                for _ in (p..jobs).step_by(PRODUCERS) {
+                for _ in (p..jobs).step_by(producers) {
                     store
                         .create(NewJob {
                             id: JobId::new(),
@@ -64,9 +57,22 @@ pub async fn asyncep(store: Arc<dyn JobStore>, jobs: usize) -> f64 {
             })
         })
         .collect();
-    for producer in producers {
-        producer.await.unwrap();
+    for task in tasks {
+        task.await.unwrap();
     }
+}
+
+/// Jobs per second through asyncep on `store`.
+pub async fn asyncep(store: Arc<dyn JobStore>, jobs: usize) -> f64 {
+    DONE.store(0, Ordering::Relaxed);
+    let runtime = asyncep::Runtime::builder()
+        .shared_store(store.clone())
+        .workers(WORKERS)
+        .build()
+        .expect("the bench runtime");
+    runtime.start_workers();
+    let started = Instant::now();
+    enqueue(&store, jobs, PRODUCERS).await;
     let seconds = wait_for(&DONE, jobs, started).await;
     runtime.shutdown().await;
     jobs as f64 / seconds

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use apalis::prelude::*;
-use asyncep::job::{JobId, JobInput};
-use asyncep::store::{JobStore, NewJob};
+use asyncep::store::JobStore;
 
 use crate::e2e::{PRODUCERS, WORKERS};
 
@@ -304,30 +303,8 @@ where
 /// drained by 8 workers: the rate over the first and over the last tenth
 /// of the backlog, in jobs per second.
 pub async fn backlog(store: Arc<dyn JobStore>, jobs: usize) -> (f64, f64) {
-    let producers: Vec<_> = (0..64)
-        .map(|p| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                for _ in (p..jobs).step_by(64) {
-                    store
-                        .create(NewJob {
-                            id: JobId::new(),
-                            name: "bench-noop".into(),
-                            max_retries: 0,
-                            input: JobInput::default(),
-                            idempotency: None,
-                            caller: None,
-                        })
-                        .await
-                        .expect("enqueue");
-                }
-            })
-        })
-        .collect();
     let filling = Instant::now();
-    for producer in producers {
-        producer.await.unwrap();
-    }
+    crate::e2e::enqueue(&store, jobs, 64).await;
     eprintln!(
         "    backlog of {jobs} stored in {:.0} s",
         filling.elapsed().as_secs_f64()

@@ -4,9 +4,11 @@ use axum::response::Response;
 use futures_util::future::BoxFuture;
 
 use super::{Run, Submission};
+use crate::caller::Caller;
 use crate::context::StateRequirement;
-use crate::job::{JobError, RawJson};
+use crate::job::{Fingerprint, JobError, JobId, JobInput, RawJson};
 use crate::problem::Problem;
+use crate::store::{Idempotency, NewJob};
 
 /// The HTTP method of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +85,32 @@ impl Endpoint {
     /// `handler (file:line)`, for messages.
     pub fn location(&self) -> String {
         format!("`{}` ({}:{})", self.handler, self.file, self.line)
+    }
+
+    /// The job a checked request of this endpoint stores, whether it came
+    /// over HTTP or from Rust code. With `idempotent` (a key or a chosen id
+    /// was given), its fingerprint is kept so a repeat can be recognised.
+    pub(crate) fn new_job(
+        &self,
+        id: JobId,
+        input: JobInput,
+        idempotent: bool,
+        key: Option<String>,
+        caller: Option<Caller>,
+        default_retries: u32,
+    ) -> NewJob {
+        let idempotency = idempotent.then(|| Idempotency {
+            fingerprint: Fingerprint::of(self.job, &input),
+            key,
+        });
+        NewJob {
+            id,
+            name: self.job.into(),
+            max_retries: self.retries.unwrap_or(default_retries),
+            input,
+            idempotency,
+            caller,
+        }
     }
 }
 

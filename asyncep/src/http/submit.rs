@@ -11,8 +11,8 @@ use super::idempotency::IdempotencyHeaders;
 use super::location::job_location;
 use super::{Api, Problem, Redaction, body, document};
 use crate::endpoint::{Endpoint, Submission, body_text};
-use crate::job::{Fingerprint, JobId, JobInput};
-use crate::store::{Created, Idempotency, NewJob, StoreError};
+use crate::job::{JobId, JobInput};
+use crate::store::{Created, StoreError};
 
 const MISSING_KEY_WARNING: HeaderValue = HeaderValue::from_static(
     "299 asyncep \"no Idempotency-Key: a retried request may create a second job\"",
@@ -97,34 +97,27 @@ async fn accept(
         body: submission.body,
         route_params: submission.route_params,
     };
-    let stored = idempotency.is_requested().then(|| Idempotency {
-        fingerprint: Fingerprint::of(endpoint.job, &input),
-        key: idempotency.key,
-    });
-    let keyed = stored.is_some();
-    let created = api
-        .store
-        .create(NewJob {
-            id,
-            name: endpoint.job.into(),
-            max_retries: endpoint.retries.unwrap_or(api.settings.default_retries),
-            input,
-            idempotency: stored,
-            caller,
-        })
-        .await
-        .map_err(|error| match error {
-            StoreError::OutcomeUnknown { retry_after, .. } => {
-                warn!(%error, "the store did not confirm the job");
-                let mut response =
-                    Problem::store_outcome_unknown(retry_after, &location, keyed).into_response();
-                if let Ok(location) = HeaderValue::try_from(location.as_str()) {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                response
+    let keyed = idempotency.is_requested();
+    let job = endpoint.new_job(
+        id,
+        input,
+        keyed,
+        idempotency.key,
+        caller,
+        api.settings.default_retries,
+    );
+    let created = api.store.create(job).await.map_err(|error| match error {
+        StoreError::OutcomeUnknown { retry_after, .. } => {
+            warn!(%error, "the store did not confirm the job");
+            let mut response =
+                Problem::store_outcome_unknown(retry_after, &location, keyed).into_response();
+            if let Ok(location) = HeaderValue::try_from(location.as_str()) {
+                response.headers_mut().insert(header::LOCATION, location);
             }
-            error => Problem::from(&error).into_response(),
-        })?;
+            response
+        }
+        error => Problem::from(&error).into_response(),
+    })?;
     if let Created::Existing(job) = &created {
         debug!(existing = %job.id, "repeated request; answering with the existing job");
     }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::Runtime;
 use crate::caller::Caller;
 use crate::endpoint::{JobBody, JobKind, Submission};
-use crate::job::{Fingerprint, JobId, JobInput};
-use crate::store::{Created, Idempotency, NewJob, StoreError};
+use crate::job::{JobId, JobInput};
+use crate::store::{Created, NewJob, StoreError};
 
 /// A job to submit from Rust code rather than over HTTP: the endpoint's job
 /// name, its body, its route parameters, and optionally an idempotency key,
@@ -229,18 +229,15 @@ impl Runtime {
             body: submission.body,
             route_params: submission.route_params,
         };
-        let idempotency = (request.key.is_some() || request.id.is_some()).then(|| Idempotency {
-            fingerprint: Fingerprint::of(endpoint.job, &input),
-            key: request.key,
-        });
-        Ok(NewJob {
+        let idempotent = request.key.is_some() || request.id.is_some();
+        Ok(endpoint.new_job(
             id,
-            name: endpoint.job.into(),
-            max_retries: endpoint.retries.unwrap_or(self.inner.default_retries),
             input,
-            idempotency,
-            caller: request.caller,
-        })
+            idempotent,
+            request.key,
+            request.caller,
+            self.inner.default_retries,
+        ))
     }
 }
 

@@ -201,6 +201,11 @@ async fn sixty_four_submitters_and_two_worker_processes_share_one_sqlite_file() 
     for submitter in submitters {
         ids.extend(submitter.await.expect("every submit succeeds"));
     }
+    each_ran_once(&fleet, &ids).await;
+}
+
+/// Waits until every job of `ids` ran and completed; none ran twice.
+async fn each_ran_once(fleet: &Fleet, ids: &[JobId]) {
     let (store, log) = (&*fleet.store, fleet.log.as_str());
     let finished = wait_until(Duration::from_secs(120), async || {
         runs(log).await.len() == ids.len()
@@ -213,7 +218,7 @@ async fn sixty_four_submitters_and_two_worker_processes_share_one_sqlite_file() 
         ids.len()
     );
     assert!(
-        wait_until(Duration::from_secs(60), async || all_completed(store, &ids)
+        wait_until(Duration::from_secs(60), async || all_completed(store, ids)
             .await)
         .await
     );
@@ -226,28 +231,11 @@ async fn sixty_four_submitters_and_two_worker_processes_share_one_sqlite_file() 
 }
 
 async fn two_worker_processes_run_each_of_2000_jobs_once(fleet: Fleet) {
-    let (store, log) = (&*fleet.store, fleet.log.as_str());
+    let store = &*fleet.store;
     let ids = submit(store, 2000).await;
     let _first = WorkerProcess::start(&fleet, 4, "30s", 0);
     let _second = WorkerProcess::start(&fleet, 4, "30s", 0);
-    let finished = wait_until(Duration::from_secs(120), async || {
-        runs(log).await.len() == ids.len()
-    })
-    .await;
-    assert!(
-        finished,
-        "only {} of {} jobs ran",
-        runs(log).await.len(),
-        ids.len()
-    );
-    assert!(
-        wait_until(Duration::from_secs(60), async || all_completed(store, &ids)
-            .await)
-        .await
-    );
-    let runs = runs(log).await;
-    let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "jobs that ran more than once: {twice:?}");
+    each_ran_once(&fleet, &ids).await;
     for id in ids.iter().step_by(97) {
         let job = store.get(*id).await.unwrap().unwrap();
         assert_eq!(job.attempts.len(), 1);
