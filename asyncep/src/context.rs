@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::caller::Caller;
 use crate::job::JobId;
+use crate::progress::ProgressSink;
 
 /// The body type of an endpoint that takes no body: `AsyncContext` alone
 /// means `AsyncContext<NoBody>`. Such an endpoint never reads or parses the
@@ -51,13 +52,14 @@ pub struct AsyncContext<T = NoBody> {
     /// The number of this run, 1-based (0 in a `validate` function, before
     /// the job exists).
     pub attempt: u32,
-    /// Fires when the attempt times out, the worker shuts down, or the
-    /// worker lost the job's lease to another: a handler that can stop early
-    /// should watch it.
+    /// Fires when the attempt times out, the worker shuts down, the worker
+    /// lost the job's lease to another, or a client canceled the job
+    /// (`DELETE /jobs/{id}`): a handler that can stop early should watch it.
     pub cancellation: CancellationToken,
     fencing_token: u64,
     caller: Option<Caller>,
     states: States,
+    progress: ProgressSink,
 }
 
 impl<T> AsyncContext<T> {
@@ -89,6 +91,47 @@ impl<T> AsyncContext<T> {
             fencing_token,
             caller,
             states,
+            progress: ProgressSink::default(),
+        }
+    }
+
+    pub(crate) fn with_progress(mut self, progress: ProgressSink) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Reports the job's progress: any value that serializes to JSON, shown
+    /// as `progress` in the job's document and its event stream. Only the
+    /// latest value is kept, and writes to the store are spaced out, so a
+    /// handler may report as often as it likes. A value that does not
+    /// serialize, or is larger than [`PROGRESS_LIMIT`](crate::PROGRESS_LIMIT)
+    /// bytes of JSON, is dropped with a warning. In a `validate` function it
+    /// goes nowhere.
+    ///
+    /// ```standalone_crate
+    /// use asyncep::{async_endpoint, AsyncContext};
+    ///
+    /// #[async_endpoint(job = "doc-import", post = "/doc-imports")]
+    /// async fn import(ctx: AsyncContext) -> Result<u32, String> {
+    ///     for row in 1..=100 {
+    ///         ctx.progress(&serde_json::json!({ "rows": row, "of": 100 }));
+    ///     }
+    ///     Ok(100)
+    /// }
+    /// ```
+    pub fn progress<P: serde::Serialize + ?Sized>(&self, value: &P) {
+        match serde_json::value::to_raw_value(value) {
+            Ok(json) if json.get().len() > crate::PROGRESS_LIMIT => tracing::warn!(
+                job.id = %self.job_id,
+                bytes = json.get().len(),
+                "dropped a progress value larger than the limit"
+            ),
+            Ok(json) => self.progress.report(json.into()),
+            Err(error) => tracing::warn!(
+                job.id = %self.job_id,
+                %error,
+                "dropped a progress value that does not serialize"
+            ),
         }
     }
 

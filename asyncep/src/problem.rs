@@ -210,6 +210,24 @@ impl Problem {
         )
     }
 
+    pub(crate) fn job_already_finished(id: impl std::fmt::Display, status: &str) -> Self {
+        Self::typed(
+            StatusCode::CONFLICT,
+            "job-already-finished",
+            "The job already finished",
+            format!("job {id} is {status}; only a job that has not finished can be canceled"),
+        )
+    }
+
+    pub(crate) fn invalid_wait(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "invalid-wait",
+            "Invalid wait",
+            detail,
+        )
+    }
+
     pub(crate) fn store_full(retry_after: Duration) -> Self {
         Self::typed(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -80,7 +80,7 @@ pub fn router(kind: &str) -> axum::Router {
                 "memory" => builder.store(AcceptOnly(asyncep::store::MemoryStore::with_capacity(
                     50_000_000,
                 ))),
-                "null" => builder.store(NullStore),
+                "null" => builder.store(NullStore(Changes::new())),
                 _ => builder.store(crate::redis_store("submit")),
             };
             let runtime = builder.build().expect("the bench runtime");
@@ -117,11 +117,13 @@ async fn postgres(poll: bool) -> axum::Router {
 /// of its own, since nothing would ever run its jobs.)
 struct AcceptOnly(asyncep::store::MemoryStore);
 
+use asyncep::job::RawJson;
 use asyncep::store::{
-    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
-    StoreError,
+    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Renewal, StoreError,
 };
 use asyncep::{Job, JobId};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[async_trait::async_trait]
@@ -138,8 +140,20 @@ impl JobStore for AcceptOnly {
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
         self.0.claim(request).await
     }
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
         self.0.renew(lease, period).await
+    }
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        self.0.progress(lease, progress).await
+    }
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.0.cancel(id).await
+    }
+    async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
+        self.0.watch(id, period).await
+    }
+    fn changes(&self) -> &Arc<Changes> {
+        self.0.changes()
     }
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
         self.0.finish(lease, outcome).await
@@ -154,7 +168,7 @@ impl JobStore for AcceptOnly {
 
 /// A store that keeps nothing: isolates the HTTP layer's cost when
 /// investigating (not a figure of the table).
-struct NullStore;
+struct NullStore(Arc<Changes>);
 
 #[async_trait::async_trait]
 impl JobStore for NullStore {
@@ -176,8 +190,17 @@ impl JobStore for NullStore {
     async fn claim(&self, _: &ClaimRequest) -> Result<Claimed, StoreError> {
         Ok(Claimed::default())
     }
-    async fn renew(&self, lease: &Lease, _: Duration) -> Result<(), StoreError> {
+    async fn renew(&self, lease: &Lease, _: Duration) -> Result<Renewal, StoreError> {
         Err(StoreError::LeaseLost { id: lease.job_id })
+    }
+    async fn progress(&self, lease: &Lease, _: RawJson) -> Result<(), StoreError> {
+        Err(StoreError::LeaseLost { id: lease.job_id })
+    }
+    async fn cancel(&self, _: JobId) -> Result<Option<Job>, StoreError> {
+        Ok(None)
+    }
+    fn changes(&self) -> &Arc<Changes> {
+        &self.0
     }
     async fn finish(&self, lease: &Lease, _: Outcome) -> Result<(), StoreError> {
         Err(StoreError::LeaseLost { id: lease.job_id })

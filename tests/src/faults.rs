@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use asyncep::job::RawJson;
 use asyncep::store::{
-    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
-    StoreError,
+    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Renewal, StoreError,
 };
 use asyncep::{Job, JobId};
 
@@ -73,8 +74,20 @@ impl JobStore for Faulty {
         }
         self.inner.claim(request).await
     }
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
         self.inner.renew(lease, period).await
+    }
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        self.inner.progress(lease, progress).await
+    }
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.inner.cancel(id).await
+    }
+    async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
+        self.inner.watch(id, period).await
+    }
+    fn changes(&self) -> &Arc<Changes> {
+        self.inner.changes()
     }
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
         if take(&self.failing_finishes) {

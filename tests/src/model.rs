@@ -1,7 +1,7 @@
 //! The model-based test of the store contract: random sequences of
 //! operations (creates with keys and client ids, concurrent duplicates,
-//! claims of batches, renewals, finishes, zombies, expired leases, and
-//! repeats after lost replies) played against a store and against a plain
+//! claims of batches, renewals, finishes, zombies, expired leases, cancels,
+//! and repeats after lost replies) played against a store and against a plain
 //! reference model written here, independently of the stores' code. After
 //! every step the documents of the jobs it touched must agree; at the end,
 //! every job's.
@@ -112,6 +112,10 @@ enum Op {
     Expire {
         lease: usize,
     },
+    /// A client cancels one of the jobs (whatever its state).
+    Cancel {
+        job: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -135,6 +139,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(lease, then, twice)| Op::Finish { lease, then, twice }),
         1 => any::<usize>().prop_map(|lease| Op::Zombie { lease }),
         1 => any::<usize>().prop_map(|lease| Op::Expire { lease }),
+        2 => any::<usize>().prop_map(|job| Op::Cancel { job }),
     ]
 }
 
@@ -167,6 +172,7 @@ struct Doc {
     started: bool,
     completed: bool,
     next_attempt: bool,
+    cancel_requested: bool,
     caller: Option<Caller>,
 }
 
@@ -194,6 +200,7 @@ impl Doc {
             started: job.started_at.is_some(),
             completed: job.completed_at.is_some(),
             next_attempt: job.next_attempt_at.is_some(),
+            cancel_requested: job.cancel_requested,
             caller: job.caller.clone(),
         }
     }
@@ -464,7 +471,38 @@ impl History {
                 };
                 self.expire(held).await
             }
+            Op::Cancel { job } => self.cancel(job).await,
         }
+    }
+
+    async fn cancel(&mut self, index: usize) -> Result<Vec<JobId>, TestCaseError> {
+        if self.jobs.is_empty() {
+            return Ok(vec![]);
+        }
+        let id = *self
+            .jobs
+            .keys()
+            .nth(index % self.jobs.len())
+            .expect("a job");
+        let answer = self.store.cancel(id).await.map_err(fail)?;
+        let model = &mut self.jobs.get_mut(&id).expect("a model job").doc;
+        match model.status {
+            JobStatus::Queued | JobStatus::Scheduled => {
+                end_canceled(model);
+                model.next_attempt = false;
+                self.ready.retain(|ready| *ready != id);
+                self.due.retain(|due| *due != id);
+            }
+            JobStatus::InProgress => model.cancel_requested = true,
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Canceled => {}
+        }
+        let model = &self.jobs[&id].doc;
+        agree!(
+            answer.as_ref().map(Doc::of).as_ref() == Some(model),
+            "cancel of {id} answered {:?}, the model {model:?}",
+            answer.as_ref().map(Doc::of)
+        );
+        Ok(vec![id])
     }
 
     fn expect_create(&self, job: &NewJob) -> Expected {
@@ -546,6 +584,7 @@ impl History {
                     started: false,
                     completed: false,
                     next_attempt: false,
+                    cancel_requested: false,
                     caller: job.caller.clone(),
                 },
                 fingerprint: job.idempotency.as_ref().map(|i| i.fingerprint),
@@ -666,6 +705,10 @@ impl History {
                 model.doc.error = attempt.error.map(|e| e.code.to_string());
                 model.doc.completed = true;
             }
+            // A job whose cancel was asked never runs again.
+            Then::RetryNow | Then::RetryLater | Then::Requeue if model.doc.cancel_requested => {
+                end_canceled(&mut model.doc);
+            }
             Then::RetryNow | Then::RetryLater => {
                 model.doc.status = JobStatus::Scheduled;
                 model.doc.retry_count += 1;
@@ -706,7 +749,9 @@ impl History {
             Some(ErrorInfo::INTERRUPTED.to_owned()),
         ));
         model.lost += 1;
-        if model.lost >= MAX_LOST_LEASES {
+        if model.doc.cancel_requested {
+            end_canceled(&mut model.doc);
+        } else if model.lost >= MAX_LOST_LEASES {
             model.doc.status = JobStatus::Failed;
             model.doc.error = Some(ErrorInfo::INTERRUPTED.to_owned());
             model.doc.completed = true;
@@ -761,6 +806,13 @@ fn outcome(job: &ClaimedJob, then: Then) -> Outcome {
         },
         next,
     }
+}
+
+/// A job ends `Canceled`, with the canceled error.
+fn end_canceled(doc: &mut Doc) {
+    doc.status = JobStatus::Canceled;
+    doc.error = Some(ErrorInfo::CANCELED.to_owned());
+    doc.completed = true;
 }
 
 fn fail(error: impl std::fmt::Display) -> TestCaseError {

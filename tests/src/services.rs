@@ -517,3 +517,45 @@ impl Drop for OwnPostgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The Python that runs the interop scripts, with `azure-core` installed:
+/// `ASYNCEP_INTEROP_PYTHON` (`.ci/run` sets it to a virtual environment of
+/// its own), else `python3`. `None` (with a message) when it has no
+/// `azure-core` and it is not required.
+pub fn interop_python() -> Option<String> {
+    let python = std::env::var("ASYNCEP_INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import azure.core"])
+        .output();
+    match found {
+        Ok(output) if output.status.success() => Some(python),
+        other if required() => panic!(
+            "`{python}` with azure-core is required here (pip install azure-core): {other:?}"
+        ),
+        _ => {
+            eprintln!("skipping: `{python}` has no azure-core (pip install azure-core)");
+            None
+        }
+    }
+}
+
+/// Node, to run the JavaScript interop script in `dir`, whose
+/// `node_modules` holds `@azure/core-lro` (`npm ci` there; `.ci/run` does
+/// it). `None` (with a message) when either is missing and not required.
+pub fn interop_node(dir: &str) -> Option<String> {
+    let installed = std::path::Path::new(dir)
+        .join("node_modules/@azure/core-lro")
+        .is_dir();
+    let node = std::process::Command::new("node").arg("--version").output();
+    match node {
+        Ok(output) if output.status.success() && installed => Some("node".to_owned()),
+        other if required() => panic!(
+            "node with @azure/core-lro is required here (`npm ci` in {dir}): \
+             installed: {installed}, node: {other:?}"
+        ),
+        _ => {
+            eprintln!("skipping: no node, or no @azure/core-lro in {dir} (`npm ci` there)");
+            None
+        }
+    }
+}

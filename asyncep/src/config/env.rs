@@ -11,6 +11,9 @@ use crate::store::{Retention, redact_url};
 pub(crate) struct Overrides {
     pub(crate) workers: Option<usize>,
     pub(crate) shutdown_grace: Option<Duration>,
+    pub(crate) cancel_grace: Option<Duration>,
+    pub(crate) max_wait: Option<Duration>,
+    pub(crate) public_url: Option<String>,
     pub(crate) lease: Option<Duration>,
     pub(crate) body_limit: Option<usize>,
     pub(crate) redact_headers: Vec<String>,
@@ -105,6 +108,9 @@ impl Overrides {
         Ok(Self {
             workers: number("ASYNCEP_WORKERS", 0)?,
             shutdown_grace: duration("ASYNCEP_SHUTDOWN_GRACE")?,
+            cancel_grace: duration("ASYNCEP_CANCEL_GRACE")?,
+            max_wait: duration("ASYNCEP_MAX_WAIT")?,
+            public_url: var("ASYNCEP_PUBLIC_URL"),
             lease: duration("ASYNCEP_LEASE")?,
             body_limit: number("ASYNCEP_BODY_LIMIT", 0)?,
             redact_headers: names("ASYNCEP_REDACT_HEADERS"),

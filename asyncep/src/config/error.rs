@@ -9,6 +9,13 @@ use std::fmt;
 pub enum ConfigError {
     /// No `#[async_endpoint]` is linked into the binary.
     NoEndpoints,
+    /// The public URL cannot be the base of the API's links.
+    PublicUrl {
+        /// The URL given.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
     /// Two endpoints share a job name.
     DuplicateJob {
         /// The name.
@@ -85,6 +92,11 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::PublicUrl { url, reason } => write!(
+                f,
+                "`{url}` cannot be the public URL of the API: {reason}; give the URL clients \
+                 reach the API at, such as `https://api.example.com`"
+            ),
             Self::NoEndpoints => f.write_str(
                 "asyncep found no `#[async_endpoint]` function in this binary; \
                  annotate at least one async fn, and if they live in a library crate, \

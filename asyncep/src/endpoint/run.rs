@@ -19,6 +19,7 @@ pub struct Run {
     pub(crate) caller: Option<Caller>,
     pub(crate) cancellation: CancellationToken,
     pub(crate) states: States,
+    pub(crate) progress: crate::progress::ProgressSink,
 }
 
 impl Run {
@@ -42,7 +43,8 @@ impl Run {
             self.caller.clone(),
             self.cancellation.clone(),
             self.states.clone(),
-        ))
+        )
+        .with_progress(self.progress.clone()))
     }
 
     /// A handler's extra argument, such as [`State<S>`](crate::State).

@@ -1,5 +1,6 @@
-//! The HTTP contract: submit routes answering `202 Accepted`, the job status
-//! route, idempotency headers and RFC 9457 problems for every error.
+//! The HTTP contract: submit routes answering `202 Accepted`, the job routes
+//! (status, waiting, cancel, events), idempotency headers and RFC 9457
+//! problems for every error.
 //!
 //! The HTTP layer gets an [`Api`] from the runtime (the store, the registry,
 //! the states and its settings) and never reaches back into the runtime or
@@ -7,13 +8,18 @@
 
 mod body;
 mod callers;
+mod cancel;
+mod events;
 mod idempotency;
 mod location;
+mod lookup;
+mod operation;
 mod redaction;
 mod refusals;
 mod status;
 mod store_error;
 mod submit;
+mod wait;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -22,9 +28,11 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
+use std::time::Duration;
 
 pub use crate::problem::Problem;
 pub(crate) use callers::Callers;
+pub(crate) use location::Origin;
 pub(crate) use redaction::Redaction;
 pub use redaction::{DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_QUERY, SENSITIVE_NAME_PARTS};
 
@@ -48,6 +56,12 @@ pub(crate) struct ApiSettings {
     pub(crate) stored_query_limit: usize,
     pub(crate) default_retries: u32,
     pub(crate) callers: Callers,
+    /// The longest a request may wait for a job to finish (`?wait=`,
+    /// `Prefer: wait=`).
+    pub(crate) max_wait: Duration,
+    /// Where clients reach the API, for absolute `Location` and
+    /// `Operation-Location`.
+    pub(crate) origin: Origin,
 }
 
 impl Default for ApiSettings {
@@ -60,6 +74,8 @@ impl Default for ApiSettings {
             stored_query_limit: 8 * 1024,
             default_retries: 3,
             callers: Callers::default(),
+            max_wait: Duration::from_secs(60),
+            origin: Origin::Relative,
         }
     }
 }
@@ -116,11 +132,20 @@ pub(crate) fn routes(api: Arc<Api>) -> Result<Router, ConfigError> {
         })?;
     }
     let prefix = api.settings.job_prefix.clone();
-    let status_route = get(status::status)
+    let job_route = get(status::status)
+        .delete(cancel::cancel)
+        .fallback(refusals::method_not_allowed("GET, HEAD, DELETE".into()))
+        .with_state(api.clone());
+    let events_route = get(events::events)
+        .fallback(refusals::method_not_allowed("GET, HEAD".into()))
+        .with_state(api.clone());
+    let operation_route = get(operation::operation)
         .fallback(refusals::method_not_allowed("GET, HEAD".into()))
         .with_state(api);
     Ok(router
-        .route(&format!("{prefix}/{{id}}"), status_route)
+        .route(&format!("{prefix}/{{id}}"), job_route)
+        .route(&format!("{prefix}/{{id}}/events"), events_route)
+        .route(&format!("{prefix}/{{id}}/operation"), operation_route)
         .route(&prefix, any(refusals::no_such_route))
         .route(
             &format!("{prefix}/{{id}}/{{*rest}}"),

@@ -1,34 +1,44 @@
-//! `GET /jobs/{id}`: the job document.
+//! `GET /jobs/{id}`: the job document, at once or, with `?wait=`, once the
+//! job finished (or the wait is over).
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::lookup::requested_job;
+use super::wait::{until_finished, wait_query};
 use super::{Api, Problem, document};
-use crate::job::JobId;
+use crate::job::Job;
 
 pub(super) async fn status(State(api): State<Arc<Api>>, request: Request) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let id = match RawPathParams::from_request_parts(&mut parts, &()).await {
-        Ok(params) => params
-            .iter()
-            .find(|(name, _)| *name == "id")
-            .map(|(_, value)| value.to_owned())
-            .unwrap_or_default(),
-        Err(rejection) => return Problem::invalid_path(rejection.body_text()).into_response(),
+    let wait = match wait_query(request.uri().query(), api.settings.max_wait) {
+        Ok(wait) => wait,
+        Err(problem) => return problem.into_response(),
     };
-    let Ok(id) = id.parse::<JobId>() else {
-        return Problem::invalid_job_id(&id).into_response();
+    let (_, job) = match requested_job(&api, request).await {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
-    let caller = api.settings.callers.of(&parts);
-    match api.store.get(id).await {
-        // Another caller's job reads exactly as an unknown one: no oracle.
-        Ok(Some(job)) if api.settings.callers.may_read(&job, caller.as_ref()) => {
-            document(StatusCode::OK, &job)
-        }
-        Ok(_) => Problem::job_not_found(id).into_response(),
-        Err(error) => Problem::from(&error).into_response(),
+    let id = job.id;
+    let job = match wait {
+        Some(wait) => match until_finished(&*api.store, job, wait).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return Problem::job_not_found(id).into_response(),
+            Err(error) => return Problem::from(&error).into_response(),
+        },
+        None => job,
+    };
+    unfinished_with_retry_after(document(StatusCode::OK, &job), &job)
+}
+
+/// Adds `Retry-After: 1` when the job has not finished: when to look again.
+pub(super) fn unfinished_with_retry_after(mut response: Response, job: &Job) -> Response {
+    if !job.status.is_terminal() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    response
 }

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, RawPathParams, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::{Instrument, debug, info_span, warn};
 
 use super::idempotency::IdempotencyHeaders;
 use super::location::job_location;
+use super::wait::{preferred_wait, until_finished};
 use super::{Api, Problem, Redaction, body, document};
 use crate::endpoint::{Endpoint, Submission, body_text};
 use crate::job::{JobId, JobInput};
@@ -52,6 +53,9 @@ async fn accept(
     let query = parts.uri.query().map(str::to_owned);
     let location = job_location(&parts, &api.settings.job_prefix, id);
     let caller = api.settings.callers.of(&parts);
+    let prefer = preferred_wait(&parts.headers, api.settings.max_wait);
+    // Read before the headers move into the submission.
+    let links = api.settings.origin.base(&parts);
     let headers = std::mem::take(&mut parts.headers);
     let body = if endpoint.reads_body {
         check_content_type(&headers)?;
@@ -111,6 +115,7 @@ async fn accept(
             warn!(%error, "the store did not confirm the job");
             let mut response =
                 Problem::store_outcome_unknown(retry_after, &location, keyed).into_response();
+            let location = links.link(&location);
             if let Ok(location) = HeaderValue::try_from(location.as_str()) {
                 response.headers_mut().insert(header::LOCATION, location);
             }
@@ -122,17 +127,47 @@ async fn accept(
         debug!(existing = %job.id, "repeated request; answering with the existing job");
     }
     let job = created.job();
-    let mut response = document(StatusCode::ACCEPTED, job);
+    let waited = match prefer {
+        Some(wait) if !job.status.is_terminal() => {
+            // The job is stored: a failure to wait is answered as no wait.
+            match until_finished(&*api.store, job.clone(), wait).await {
+                Ok(Some(finished)) if finished.status.is_terminal() => Some(finished),
+                Ok(_) => None,
+                Err(error) => {
+                    warn!(%error, "could not wait for the job; answering 202");
+                    None
+                }
+            }
+        }
+        Some(_) => Some(job.clone()),
+        None => None,
+    };
+    let mut response = match &waited {
+        Some(finished) => document(StatusCode::OK, finished),
+        None => document(StatusCode::ACCEPTED, job),
+    };
     let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Prefer"));
+    if let (Some(_), Some(wait)) = (&waited, prefer) {
+        if let Ok(applied) = HeaderValue::try_from(format!("wait={}", wait.as_secs())) {
+            headers.insert(HeaderName::from_static("preference-applied"), applied);
+        }
+    }
     let location = if job.id == id {
         location
     } else {
         job_location(&parts, &api.settings.job_prefix, job.id)
     };
-    if let Ok(location) = HeaderValue::try_from(location) {
+    let operation = links.link(&format!("{location}/operation"));
+    if let Ok(location) = HeaderValue::try_from(links.link(&location)) {
         headers.insert(header::LOCATION, location);
     }
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    if let Ok(operation) = HeaderValue::try_from(operation) {
+        headers.insert(HeaderName::from_static("operation-location"), operation);
+    }
+    if waited.is_none() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if !keyed {
         headers.insert(header::WARNING, MISSING_KEY_WARNING);
     }

@@ -105,8 +105,16 @@ pub struct Job {
     pub next_attempt_at: Option<Timestamp>,
     /// The handler's value once `Completed`, as JSON.
     pub result: Option<RawJson>,
-    /// The final error once `Failed`.
+    /// The final error once `Failed` (or `Canceled`).
     pub error: Option<ErrorInfo>,
+    /// The latest progress its handler reported
+    /// ([`AsyncContext::progress`](crate::AsyncContext::progress)), as JSON.
+    #[serde(default)]
+    pub progress: Option<RawJson>,
+    /// A cancel was asked while the job ran: its handler has been told to
+    /// stop, and the job ends `Canceled`.
+    #[serde(default)]
+    pub cancel_requested: bool,
     /// Every run so far, in order.
     pub attempts: Vec<Attempt>,
     /// Who submitted it. Not part of the document clients read: the HTTP
@@ -131,6 +139,8 @@ impl Job {
             next_attempt_at: None,
             result: None,
             error: None,
+            progress: None,
+            cancel_requested: false,
             attempts: Vec::new(),
             caller: None,
         }
@@ -160,6 +170,8 @@ mod tests {
             "nextAttemptAt",
             "result",
             "error",
+            "progress",
+            "cancelRequested",
             "attempts",
         ] {
             assert!(value.get(key).is_some(), "missing {key}");

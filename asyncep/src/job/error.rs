@@ -24,6 +24,8 @@ impl ErrorInfo {
     pub const PANIC: &'static str = "panic";
     /// The code of an attempt cut short by a shutdown or a lost worker.
     pub const INTERRUPTED: &'static str = "interrupted";
+    /// The code of a canceled job's error.
+    pub const CANCELED: &'static str = "canceled";
     /// The code of an attempt whose result was larger than the limit.
     pub const RESULT_TOO_LARGE: &'static str = "result_too_large";
     /// The code of a job whose stored input no longer decodes.

@@ -17,6 +17,14 @@ pub const MAX_LOST_LEASES: u32 = 5;
 /// The message of the `Interrupted` attempt recorded when a lease expires.
 pub const LEASE_EXPIRED: &str = "the worker stopped renewing its lease before the attempt finished";
 
+/// The message of a canceled job's error.
+pub const CANCELED: &str = "the job was canceled";
+
+/// The error a canceled job ends with.
+pub fn canceled() -> ErrorInfo {
+    ErrorInfo::new(ErrorInfo::CANCELED, CANCELED)
+}
+
 /// The final error of a job that lost its worker [`MAX_LOST_LEASES`] times.
 pub fn lost_too_often() -> ErrorInfo {
     ErrorInfo::new(
@@ -48,6 +56,8 @@ pub enum Next {
     /// It goes back to the queue at once, retry count unchanged (the attempt
     /// was interrupted).
     Requeue,
+    /// It ends `Canceled`: its handler stopped because a cancel was asked.
+    Cancel,
 }
 
 /// The fields of a job that its transitions read and write. Stores keep the
@@ -81,6 +91,9 @@ pub struct Lifecycle {
     pub next_attempt_at: Option<Timestamp>,
     /// When the current claim began.
     pub claimed_at: Option<Timestamp>,
+    /// A cancel was asked while the job ran: its worker is told, and the
+    /// job ends `Canceled` instead of running again.
+    pub cancel_requested: bool,
 }
 
 /// Something that happens to a job.
@@ -102,6 +115,8 @@ pub enum Event {
     },
     /// The lease ran out before its attempt finished.
     LeaseExpired,
+    /// A client asks to cancel the job.
+    Cancel,
 }
 
 /// Where a job stands after a transition, so a store can move it between
@@ -128,6 +143,18 @@ pub enum End {
     Completed(Option<super::RawJson>),
     /// `Failed` with this error.
     Failed(ErrorInfo),
+    /// `Canceled`, with [`canceled`] as its error.
+    Canceled(ErrorInfo),
+}
+
+impl End {
+    /// The error the job ends with, if it did not complete.
+    pub fn error(&self) -> Option<&ErrorInfo> {
+        match self {
+            Self::Completed(_) => None,
+            Self::Failed(error) | Self::Canceled(error) => Some(error),
+        }
+    }
 }
 
 /// What a transition did: the store persists each part.
@@ -178,6 +205,7 @@ impl Lifecycle {
             last_updated_at: now,
             next_attempt_at: None,
             claimed_at: None,
+            cancel_requested: false,
         }
     }
 
@@ -196,6 +224,7 @@ impl Lifecycle {
                 next,
             } => self.finish(token, attempt, next, now),
             Event::LeaseExpired => self.expire(now),
+            Event::Cancel => self.cancel(now),
         }
         .map(|step| step.map_or(Applied::AlreadyApplied, Applied::Moved))
     }
@@ -233,6 +262,12 @@ impl Lifecycle {
         }
         attempt.attempt = self.end_run(now);
         self.finished_token = token;
+        let next = match next {
+            // A job whose cancel was asked never runs again; a run that
+            // reached an end before its worker heard of it keeps that end.
+            Next::Retry { .. } | Next::Requeue if self.cancel_requested => Next::Cancel,
+            next => next,
+        };
         let (placement, end) = match next {
             Next::Complete => {
                 self.status = JobStatus::Completed;
@@ -257,6 +292,7 @@ impl Lifecycle {
                 self.status = JobStatus::Queued;
                 (Placement::Ready, None)
             }
+            Next::Cancel => self.end_canceled(now),
         };
         Ok(Some(Step {
             placement,
@@ -288,7 +324,9 @@ impl Lifecycle {
             error: Some(ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED)),
         };
         self.lost_leases += 1;
-        let (placement, end) = if self.lost_leases >= MAX_LOST_LEASES {
+        let (placement, end) = if self.cancel_requested {
+            self.end_canceled(now)
+        } else if self.lost_leases >= MAX_LOST_LEASES {
             self.status = JobStatus::Failed;
             self.completed_at = Some(now);
             (Placement::Finished, Some(End::Failed(lost_too_often())))
@@ -301,6 +339,40 @@ impl Lifecycle {
             attempt: Some(attempt),
             end,
         }))
+    }
+
+    /// A waiting job ends at once; a running one is marked, and its worker
+    /// stops it. Asking again, or of a canceled job, changes nothing.
+    fn cancel(&mut self, now: Timestamp) -> Result<Option<Step>, Refusal> {
+        match self.status {
+            JobStatus::Queued | JobStatus::Scheduled => {
+                self.next_attempt_at = None;
+                self.last_updated_at = now;
+                let (placement, end) = self.end_canceled(now);
+                Ok(Some(Step {
+                    placement,
+                    attempt: None,
+                    end,
+                }))
+            }
+            JobStatus::InProgress if !self.cancel_requested => {
+                self.cancel_requested = true;
+                self.last_updated_at = now;
+                Ok(Some(Step {
+                    placement: Placement::Running,
+                    attempt: None,
+                    end: None,
+                }))
+            }
+            JobStatus::InProgress | JobStatus::Canceled => Ok(None),
+            status @ (JobStatus::Completed | JobStatus::Failed) => Err(Refusal::Invalid(status)),
+        }
+    }
+
+    fn end_canceled(&mut self, now: Timestamp) -> (Placement, Option<End>) {
+        self.status = JobStatus::Canceled;
+        self.completed_at = Some(now);
+        (Placement::Finished, Some(End::Canceled(canceled())))
     }
 }
 
@@ -429,6 +501,114 @@ mod tests {
             next: Next::Complete,
         };
         assert_eq!(job.apply(zombie, at(12)).unwrap_err(), Refusal::LeaseLost);
+    }
+
+    #[test]
+    fn a_waiting_job_is_canceled_at_once_and_never_claimed() {
+        for scheduled in [false, true] {
+            let mut job = Lifecycle::queued(1, at(1));
+            if scheduled {
+                let _ = moved(job.apply(Event::Claim { token: 1 }, at(2)));
+                let _ = moved(job.apply(
+                    Event::Finish {
+                        token: 1,
+                        attempt: run(AttemptStatus::Failed),
+                        next: Next::Retry {
+                            after: Duration::from_secs(5),
+                        },
+                    },
+                    at(3),
+                ));
+            }
+            let step = moved(job.apply(Event::Cancel, at(4)));
+            assert_eq!(step.placement, Placement::Finished);
+            assert_eq!(step.end, Some(End::Canceled(canceled())));
+            assert_eq!(
+                (job.status, job.completed_at, job.next_attempt_at),
+                (JobStatus::Canceled, Some(at(4)), None)
+            );
+            assert!(matches!(
+                job.apply(Event::Cancel, at(5)),
+                Ok(Applied::AlreadyApplied)
+            ));
+            assert_eq!(
+                job.apply(Event::Claim { token: 9 }, at(6)).unwrap_err(),
+                Refusal::Invalid(JobStatus::Canceled)
+            );
+        }
+    }
+
+    #[test]
+    fn a_running_job_is_marked_then_ends_canceled_whatever_its_worker_asks_next() {
+        for next in [
+            Next::Cancel,
+            Next::Requeue,
+            Next::Retry {
+                after: Duration::from_secs(1),
+            },
+        ] {
+            let mut job = claimed(3);
+            let step = moved(job.apply(Event::Cancel, at(4)));
+            assert_eq!((step.placement, step.end), (Placement::Running, None));
+            assert!(job.cancel_requested);
+            assert_eq!(job.status, JobStatus::InProgress);
+            assert!(matches!(
+                job.apply(Event::Cancel, at(5)),
+                Ok(Applied::AlreadyApplied)
+            ));
+            let step = moved(job.apply(
+                Event::Finish {
+                    token: 3,
+                    attempt: run(AttemptStatus::Canceled),
+                    next,
+                },
+                at(6),
+            ));
+            assert_eq!(step.end, Some(End::Canceled(canceled())), "{next:?}");
+            assert_eq!((job.status, job.retry_count), (JobStatus::Canceled, 0));
+        }
+        // A run that completed before its worker heard of the cancel keeps
+        // its result.
+        let mut job = claimed(3);
+        let _ = moved(job.apply(Event::Cancel, at(4)));
+        let step = moved(job.apply(
+            Event::Finish {
+                token: 3,
+                attempt: run(AttemptStatus::Succeeded),
+                next: Next::Complete,
+            },
+            at(6),
+        ));
+        assert_eq!(step.end, Some(End::Completed(None)));
+    }
+
+    #[test]
+    fn a_canceled_job_whose_worker_died_ends_canceled() {
+        let mut job = claimed(3);
+        let _ = moved(job.apply(Event::Cancel, at(4)));
+        let step = moved(job.apply(Event::LeaseExpired, at(9)));
+        assert_eq!(step.attempt.unwrap().status, AttemptStatus::Interrupted);
+        assert_eq!(step.end, Some(End::Canceled(canceled())));
+        assert_eq!(job.status, JobStatus::Canceled);
+    }
+
+    #[test]
+    fn a_finished_job_refuses_a_cancel() {
+        let mut job = claimed(3);
+        let _ = moved(job.apply(
+            Event::Finish {
+                token: 3,
+                attempt: run(AttemptStatus::Succeeded),
+                next: Next::Complete,
+            },
+            at(6),
+        ));
+        let before = job;
+        assert_eq!(
+            job.apply(Event::Cancel, at(7)).unwrap_err(),
+            Refusal::Invalid(JobStatus::Completed)
+        );
+        assert_eq!(job, before);
     }
 
     #[test]

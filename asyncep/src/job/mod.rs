@@ -14,8 +14,8 @@ pub use error::{ErrorInfo, JobError};
 pub use id::JobId;
 pub use input::{Fingerprint, JobInput};
 pub use lifecycle::{
-    Applied, End, Event, LEASE_EXPIRED, Lifecycle, MAX_LOST_LEASES, Next, Placement, Refusal, Step,
-    failure_of, lost_too_often,
+    Applied, CANCELED, End, Event, LEASE_EXPIRED, Lifecycle, MAX_LOST_LEASES, Next, Placement,
+    Refusal, Step, canceled, failure_of, lost_too_often,
 };
 pub use status::{AttemptStatus, JobStatus};
 pub use time::Timestamp;

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 ///   ▲                │  │  └────▶ Failed
 ///   └──interrupted───┘  └──retry──▶ Scheduled ──due + claim──▶ InProgress
 /// ```
+///
+/// A cancel ends a `Queued` or `Scheduled` job at once (`Canceled`); a
+/// running job ends `Canceled` when its handler stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobStatus {
     /// Accepted and waiting for a worker.
@@ -70,6 +73,8 @@ pub enum AttemptStatus {
     /// The run was cut short by a shutdown or a lost worker, and the job was
     /// handed back to the queue. Interrupted runs do not count as retries.
     Interrupted,
+    /// The handler was stopped because a client canceled the job.
+    Canceled,
 }
 
 impl AttemptStatus {

@@ -45,6 +45,8 @@ pub struct RuntimeBuilder {
     store: Option<Arc<dyn JobStore>>,
     store_vars: StoreVars,
     states: States,
+    /// Checked at build: the origin of absolute links.
+    public_url: Option<String>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -55,6 +57,7 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("store_chosen_in_code", &self.store.is_some())
             .field("store_vars", &self.store_vars)
             .field("states", &self.states)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -218,6 +221,42 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How long a canceled job's handler may run on after its cancellation
+    /// token fired (default 10 s); then it is dropped, and the job ends
+    /// `Canceled` either way.
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.worker.cancel_grace = grace;
+        self
+    }
+
+    /// The URL clients reach the API at (`https://api.example.com`, with any
+    /// path prefix a proxy adds): `Location` and `Operation-Location` become
+    /// absolute URLs under it, as generic long-running-operation clients
+    /// (Azure's `LROPoller`) need. Checked at [`build`](Self::build). Without
+    /// it (or [`links_from_request`](Self::links_from_request)) links are
+    /// paths.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Absolute links from each request's own `Forwarded` (or
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host`) or `Host` header. Only
+    /// behind a proxy that sets those headers: otherwise a client chooses
+    /// the host its links name.
+    pub fn links_from_request(mut self) -> Self {
+        self.api.origin = http::Origin::FromRequest;
+        self
+    }
+
+    /// The longest a request may wait for its job to finish (default 60 s):
+    /// `GET /jobs/{id}?wait=` and `Prefer: wait=` on submit ask for up to
+    /// this much; a longer wait is cut to it.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.api.max_wait = wait;
+        self
+    }
+
     /// Adds application state, given to handlers that take [`State<S>`](crate::State).
     pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
         self.states.insert(state);
@@ -283,6 +322,9 @@ impl RuntimeBuilder {
     /// |---|---|---|
     /// | `ASYNCEP_WORKERS` | jobs run at once; `0` = API only | `8` |
     /// | `ASYNCEP_SHUTDOWN_GRACE` | grace for running jobs at shutdown | `30s` |
+    /// | `ASYNCEP_CANCEL_GRACE` | grace for a canceled job's handler | `10s` |
+    /// | `ASYNCEP_MAX_WAIT` | the longest wait a request gets | `60s` |
+    /// | `ASYNCEP_PUBLIC_URL` | the URL clients reach the API at | none: links are paths |
     /// | `ASYNCEP_LEASE` | lease of a claimed job | `30s` |
     /// | `ASYNCEP_BODY_LIMIT` | largest body, in bytes | `2097152` |
     /// | `ASYNCEP_REDACT_HEADERS` | more headers never stored, comma-separated | `x-tenant-hint` |
@@ -315,6 +357,15 @@ impl RuntimeBuilder {
         if let Some(grace) = overrides.shutdown_grace {
             self.worker.shutdown_grace = grace;
         }
+        if let Some(grace) = overrides.cancel_grace {
+            self.worker.cancel_grace = grace;
+        }
+        if let Some(wait) = overrides.max_wait {
+            self.api.max_wait = wait;
+        }
+        if let Some(url) = overrides.public_url {
+            self.public_url = Some(url);
+        }
         if let Some(lease) = overrides.lease {
             self = self.lease(lease);
         }
@@ -334,7 +385,11 @@ impl RuntimeBuilder {
     /// Checks the endpoints, the routes, the states and the store, and
     /// builds the runtime. Nothing connects yet, and nothing starts: see
     /// [`Runtime::start`] and [`Runtime::mount`].
-    pub fn build(self) -> Result<Runtime, ConfigError> {
+    pub fn build(mut self) -> Result<Runtime, ConfigError> {
+        if let Some(url) = self.public_url.take() {
+            self.api.origin = http::Origin::fixed(&url)
+                .map_err(|reason| ConfigError::PublicUrl { url, reason })?;
+        }
         let (store, store_setting) = self.resolve_store()?;
         if self.worker.workers == 0 && !store.is_shared() {
             return Err(ConfigError::NoWorkerCanRun {

@@ -5,6 +5,7 @@
 //! half-made job, never hands one job to two workers, and never lets a worker
 //! that lost its lease overwrite the new owner's result.
 
+mod changes;
 mod error;
 mod memory;
 #[cfg(feature = "postgres")]
@@ -34,16 +35,17 @@ pub use self::redis::{DEFAULT_PREFIX as REDIS_DEFAULT_PREFIX, RedisStore, RedisS
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::{Durability as SqliteDurability, SqliteStore, SqliteStoreBuilder};
 pub use crate::job::MAX_LOST_LEASES;
+pub use changes::{ChangeListener, Changes};
 pub use error::StoreError;
 pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::MemoryStore;
 pub use types::{
     ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames, Lease, Maintenance,
-    NewJob, Outcome, Retention,
+    NewJob, Outcome, Renewal, Retention,
 };
 pub(crate) use url::redact_url;
 
-use crate::job::{Job, JobId};
+use crate::job::{Job, JobId, RawJson};
 
 /// The PostgreSQL store an `ASYNCEP_STORE_URL` names, or why it cannot be
 /// built. Nothing connects yet.
@@ -145,9 +147,17 @@ fn missing_feature(url: &str, store: &str, feature: &str) -> String {
 ///   claim repeated with the same [`ClaimId`] and `repeat` set answers with
 ///   the jobs the first one took, while their leases hold, and takes no
 ///   other.
-/// - [`renew`](Self::renew) and [`finish`](Self::finish) fail with
-///   [`StoreError::LeaseLost`] unless the lease's token is still the job's.
-///   A finish repeated after a lost reply succeeds without a second record.
+/// - [`renew`](Self::renew), [`progress`](Self::progress) and
+///   [`finish`](Self::finish) fail with [`StoreError::LeaseLost`] unless the
+///   lease's token is still the job's. A finish repeated after a lost reply
+///   succeeds without a second record. A renewal says whether a cancel was
+///   asked.
+/// - [`cancel`](Self::cancel) ends a `Queued` or `Scheduled` job at once,
+///   marks a running one (its worker learns it from the next renewal, and
+///   from the announcement), and changes nothing else.
+/// - Every change of a job is announced to [`changes`](Self::changes) in
+///   this process; a shared store announces in every process the changes
+///   of a job [`watch`](Self::watch)ed there, and every cancel.
 /// - Leases and schedules are measured on the store's own clock and given
 ///   to callers as durations.
 /// - [`wait_for_work`](Self::wait_for_work) returns early when work may have
@@ -177,8 +187,12 @@ pub trait JobStore: Send + Sync + 'static {
     /// Takes up to `request.limit` runnable jobs under leases.
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError>;
 
-    /// Extends a lease to `period` from now.
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError>;
+    /// Extends a lease to `period` from now, and says whether a cancel of
+    /// its job was asked.
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError>;
+
+    /// Stores the latest progress of the job running under `lease`.
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError>;
 
     /// Records a finished attempt and moves the job on, as one atomic step.
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError>;
@@ -189,6 +203,24 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Waits until work for `names` may be available, or `timeout` passes.
     async fn wait_for_work(&self, names: &JobNames, timeout: Duration);
+
+    /// Cancels the job `id`: a `Queued` or `Scheduled` job ends `Canceled`
+    /// at once; a running one is marked, and ends `Canceled` when its worker
+    /// stops it. A canceled job, or one already marked, is left as it is.
+    /// Returns the job as it is now (`Completed` and `Failed` jobs are left
+    /// alone and returned too), or `None` if the store has no such job.
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Announces the changes of `id` in every process for the next
+    /// `period`, so that a waiter in this process hears of them. Stores seen
+    /// by one process have nothing to do.
+    async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
+        let _ = (id, period);
+        Ok(())
+    }
+
+    /// Where this process hears of job changes.
+    fn changes(&self) -> &std::sync::Arc<Changes>;
 }
 
 impl std::fmt::Debug for dyn JobStore {

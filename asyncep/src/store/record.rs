@@ -140,6 +140,8 @@ pub(crate) struct JobColumns {
     pub(crate) error: Option<String>,
     pub(crate) attempts: Vec<Attempt>,
     pub(crate) caller: Option<String>,
+    pub(crate) progress: Option<String>,
+    pub(crate) cancel_requested: bool,
 }
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -179,6 +181,12 @@ impl JobColumns {
             next_attempt_at: self.next_attempt_at.map(time),
             result,
             error,
+            progress: self
+                .progress
+                .map(RawJson::from_text)
+                .transpose()
+                .map_err(|e| corrupt(&format!("progress is not JSON: {e}")))?,
+            cancel_requested: self.cancel_requested,
             attempts,
             caller: self.caller.map(crate::caller::Caller::new),
         })

@@ -138,6 +138,13 @@ pub struct Lease {
     pub ttl: Duration,
 }
 
+/// The answer to [`JobStore::renew`](super::JobStore::renew).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Renewal {
+    /// A client asked to cancel the job: the worker stops its handler.
+    pub cancel_requested: bool,
+}
+
 /// A job handed to a worker.
 #[derive(Debug)]
 pub struct ClaimedJob {

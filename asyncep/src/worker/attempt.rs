@@ -3,6 +3,7 @@
 //! lease still holds.
 
 use std::any::Any;
+use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
@@ -11,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use super::lease::{Heartbeat, KeptLease};
+use super::progress::ProgressWriter;
 use super::retry::{Backoff, next_step};
 use super::{Signals, WorkerContext};
 use crate::endpoint::Run;
-use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobError, Next, RawJson, Timestamp};
-use crate::store::{ClaimedJob, Lease, Outcome, StoreError};
+use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobError, Next, RawJson, Timestamp, canceled};
+use crate::progress::ProgressSink;
+use crate::store::{ChangeListener, ClaimedJob, Lease, Outcome, StoreError};
 
 /// Runs a claimed job once and records the attempt. `sent` is when the
 /// claim that granted its lease was sent.
@@ -62,6 +65,10 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         .await;
         return;
     };
+    // A cancel asked in any process is announced here; a renewal confirms it.
+    let mut changes = context.store.changes().listen(job.id);
+    let (sink, latest) = ProgressSink::channel();
+    let mut progress = ProgressWriter::new(&*context.store, &job.lease, latest);
     let run = Run {
         input: job.input.clone(),
         job_id: job.id,
@@ -71,19 +78,44 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         caller: job.caller.clone(),
         cancellation: cancellation.clone(),
         states: context.states.clone(),
+        progress: sink,
     };
     let started_at = Timestamp::now();
     let timeout = endpoint.timeout.unwrap_or(context.settings.timeout);
     let handler = AssertUnwindSafe((endpoint.run)(run)).catch_unwind();
+    let asked = kept.cancel_asked();
+    let cancel_grace = context.settings.cancel_grace;
     let ended = tokio::select! {
         result = handler => Ended::Returned(result),
         () = tokio::time::sleep(timeout) => Ended::TimedOut(timeout),
         () = signals.abort.cancelled() => Ended::Aborted,
         () = kept.lost().cancelled() => Ended::LeaseLost,
+        () = async {
+            asked.cancelled().await;
+            tokio::time::sleep(cancel_grace).await;
+        } => Ended::CancelGraceOver,
+        never = progress.run() => match never {},
+        never = hear_changes(&mut changes, &kept) => match never {},
     };
+    drop(changes);
     cancellation.cancel();
     let finished_at = Timestamp::now();
     let (status, result, error, permanent) = match ended {
+        Ended::LeaseLost => {
+            warn!(
+                token = job.lease.token,
+                "stopped the handler: its lease was lost, and the job belongs to the next claim"
+            );
+            return;
+        }
+        Ended::CancelGraceOver => {
+            warn!(grace = ?cancel_grace, "the canceled job's handler ran past its grace; it was dropped");
+            (AttemptStatus::Canceled, None, Some(canceled()), true)
+        }
+        // Whatever the handler made of it, a canceled job ends canceled.
+        Ended::Returned(_) | Ended::TimedOut(_) if asked.is_cancelled() => {
+            (AttemptStatus::Canceled, None, Some(canceled()), true)
+        }
         Ended::Returned(Ok(Ok(value))) if value.get().len() > context.settings.result_limit => {
             // Stored, it would crowd out other jobs; no retry makes it smaller.
             let message = format!(
@@ -125,13 +157,6 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
             );
             (AttemptStatus::Interrupted, None, Some(info), false)
         }
-        Ended::LeaseLost => {
-            warn!(
-                token = job.lease.token,
-                "stopped the handler: its lease was lost, and the job belongs to the next claim"
-            );
-            return;
-        }
     };
     let backoff = Backoff {
         base: endpoint.backoff.unwrap_or(context.settings.backoff),
@@ -146,6 +171,7 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         fastrand::f64(),
     );
     debug!(?status, ?next, "attempt finished");
+    progress.flush().await;
     let attempt = Attempt {
         attempt: job.attempt,
         status,
@@ -162,6 +188,16 @@ enum Ended {
     TimedOut(Duration),
     Aborted,
     LeaseLost,
+    CancelGraceOver,
+}
+
+/// Renews the lease whenever a cancel of the job is announced: the renewal
+/// confirms it, and fires the handler's token. Runs until dropped.
+async fn hear_changes(changes: &mut ChangeListener, kept: &KeptLease<'_>) -> Infallible {
+    loop {
+        changes.cancel_announced().await;
+        kept.renew_now();
+    }
 }
 
 fn interrupted(started_at: Timestamp, why: &str) -> Attempt {

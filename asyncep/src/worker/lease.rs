@@ -9,6 +9,11 @@
 //! in the waking thread's own slot, and if that thread then blocks in a
 //! handler, so does the task: the heartbeat must not depend on it.) A job
 //! that ends before its first renewal costs the heartbeat nothing.
+//!
+//! A renewal also says whether a client asked to cancel the job; then the
+//! handler's token fires. A worker that hears its job changed (a cancel in
+//! any process is announced) renews at once, so it learns of the cancel in
+//! a round trip rather than a third of a lease.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +31,8 @@ use crate::store::{JobStore, Lease, StoreError};
 pub(super) struct Heartbeat {
     slots: Arc<Slots>,
     stop: Arc<AtomicBool>,
+    store: Arc<dyn JobStore>,
+    period: Duration,
 }
 
 type Slots = Vec<Mutex<Option<Current>>>;
@@ -42,8 +49,10 @@ struct Current {
     renewing: bool,
     /// Fires when the lease is lost.
     lost: CancellationToken,
-    /// The handler's cancellation, fired with `lost`.
+    /// The handler's cancellation, fired with `lost` and `asked`.
     handler: CancellationToken,
+    /// Fires when a client asked to cancel the job.
+    asked: CancellationToken,
 }
 
 impl Heartbeat {
@@ -57,22 +66,28 @@ impl Heartbeat {
     ) -> Self {
         let slots: Arc<Slots> = Arc::new((0..workers).map(|_| Mutex::new(None)).collect());
         let stop = Arc::new(AtomicBool::new(false));
-        let (beat_slots, beat_stop) = (slots.clone(), stop.clone());
+        let (beat_slots, beat_stop, beat_store) = (slots.clone(), stop.clone(), store.clone());
         let spawned = std::thread::Builder::new()
             .name("asyncep-heartbeat".into())
-            .spawn(move || beat(store, period, beat_slots, beat_stop, handle));
+            .spawn(move || beat(beat_store, period, beat_slots, beat_stop, handle));
         if let Err(error) = spawned {
             // Without a thread, leases run out and jobs go to other workers:
             // at-least-once still holds. Say so loudly.
             tracing::error!(%error, "could not start the asyncep heartbeat thread");
         }
-        Self { slots, stop }
+        Self {
+            slots,
+            stop,
+            store,
+            period,
+        }
     }
 
     /// Keeps `lease` for worker `slot`, granted by a request sent at
     /// `sent`, until the returned guard is dropped. When it is lost,
     /// `handler` fires too, from the heartbeat, so even a handler that
-    /// blocks its thread can see it.
+    /// blocks its thread can see it; it fires too when a renewal finds that
+    /// a client asked to cancel the job.
     pub(super) fn keep(
         &self,
         slot: usize,
@@ -80,7 +95,7 @@ impl Heartbeat {
         sent: Instant,
         handler: CancellationToken,
     ) -> KeptLease<'_> {
-        let lost = CancellationToken::new();
+        let (lost, asked) = (CancellationToken::new(), CancellationToken::new());
         *lock(&self.slots[slot]) = Some(Current {
             deadline: sent + lease.ttl,
             renewed: sent,
@@ -88,11 +103,13 @@ impl Heartbeat {
             lease,
             lost: lost.clone(),
             handler,
+            asked: asked.clone(),
         });
         KeptLease {
             heartbeat: self,
             slot,
             lost,
+            asked,
         }
     }
 
@@ -114,6 +131,7 @@ pub(super) struct KeptLease<'a> {
     heartbeat: &'a Heartbeat,
     slot: usize,
     lost: CancellationToken,
+    asked: CancellationToken,
 }
 
 impl KeptLease<'_> {
@@ -121,6 +139,35 @@ impl KeptLease<'_> {
     /// before it ran out.
     pub(super) fn lost(&self) -> &CancellationToken {
         &self.lost
+    }
+
+    /// Fires when a renewal finds that a client asked to cancel the job.
+    pub(super) fn cancel_asked(&self) -> &CancellationToken {
+        &self.asked
+    }
+
+    /// Renews the lease now, unless a renewal is under way: the job
+    /// changed, and the renewal says whether a cancel was asked.
+    pub(super) fn renew_now(&self) {
+        let heartbeat = self.heartbeat;
+        let mut guard = lock(&heartbeat.slots[self.slot]);
+        let Some(held) = guard
+            .as_mut()
+            .filter(|held| !held.renewing && !held.lost.is_cancelled())
+        else {
+            return;
+        };
+        held.renewing = true;
+        let renewal = renew(
+            heartbeat.store.clone(),
+            held.lease.clone(),
+            held.deadline,
+            heartbeat.period,
+            heartbeat.slots.clone(),
+            self.slot,
+        );
+        drop(guard);
+        drop(tokio::spawn(renewal));
     }
 }
 
@@ -199,9 +246,14 @@ async fn renew(
     };
     held.renewing = false;
     match renewed {
-        Ok(Ok(Ok(()))) => {
+        Ok(Ok(Ok(renewal))) => {
             held.deadline = sent + period;
             held.renewed = sent;
+            if renewal.cancel_requested && !held.asked.is_cancelled() {
+                tracing::info!(job.id = %lease.job_id, "a client canceled the job; stopping its handler");
+                held.asked.cancel();
+                held.handler.cancel();
+            }
         }
         Ok(Ok(Err(error @ StoreError::LeaseLost { .. }))) => {
             warn!(job.id = %lease.job_id, %error, "the store gave the job to another worker");

@@ -10,6 +10,7 @@
 
 mod attempt;
 mod lease;
+mod progress;
 mod retry;
 mod supervise;
 
@@ -39,6 +40,8 @@ pub(crate) struct WorkerSettings {
     pub(crate) backoff: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) shutdown_grace: Duration,
+    /// How long a canceled job's handler may run on after its token fired.
+    pub(crate) cancel_grace: Duration,
     /// The largest result a handler may return, as JSON bytes.
     pub(crate) result_limit: usize,
 }
@@ -52,6 +55,7 @@ impl Default for WorkerSettings {
             backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60 * 60),
             shutdown_grace: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(10),
             result_limit: 1024 * 1024,
         }
     }

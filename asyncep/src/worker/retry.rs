@@ -37,6 +37,7 @@ pub(crate) fn next_step(
     match status {
         AttemptStatus::Succeeded => Next::Complete,
         AttemptStatus::Interrupted => Next::Requeue,
+        AttemptStatus::Canceled => Next::Cancel,
         AttemptStatus::Failed | AttemptStatus::TimedOut | AttemptStatus::Panicked => {
             if permanent || retry_count >= max_retries {
                 Next::Fail

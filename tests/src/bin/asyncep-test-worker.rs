@@ -5,6 +5,10 @@
 //! store.
 //!
 //! `PROC_JOB_MILLIS` sets how long each job takes (default 0).
+//!
+//! `proc-stoppable` jobs log their start the same way, then run until their
+//! cancellation token fires, and log that they heard it in the hash
+//! `RUN_LOG_KEY:heard`.
 
 use std::time::Duration;
 
@@ -33,6 +37,26 @@ async fn count(ctx: AsyncContext, State(log): State<RunLog>) -> Result<u32, Stri
         .map_err(|e| e.to_string())?;
     tokio::time::sleep(log.job_time).await;
     Ok(runs)
+}
+
+#[async_endpoint(job = "proc-stoppable", post = "/proc/stoppable", retries = 0)]
+async fn stoppable(ctx: AsyncContext, State(log): State<RunLog>) -> Result<u32, String> {
+    let mut connection = log.connection.clone();
+    let runs: u32 = connection
+        .hincr(&log.key, ctx.job_id.to_string(), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        () = ctx.cancellation.cancelled() => {
+            let heard = format!("{}:heard", log.key);
+            let _: u32 = connection
+                .hincr(heard, ctx.job_id.to_string(), 1)
+                .await
+                .map_err(|e| e.to_string())?;
+            Err("stopped".into())
+        }
+        () = tokio::time::sleep(Duration::from_secs(120)) => Ok(runs),
+    }
 }
 
 #[tokio::main]

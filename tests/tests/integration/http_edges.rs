@@ -70,13 +70,21 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
     }
     let response = server
         .client
-        .delete(server.url(&format!("/jobs/{id}")))
+        .put(server.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD, DELETE");
+    let body = problem(response, 405).await;
+    assert_eq!(body["type"], "urn:asyncep:problem:method-not-allowed");
+    let response = server
+        .client
+        .post(server.url(&format!("/jobs/{id}/events")))
         .send()
         .await
         .unwrap();
     assert_eq!(response.headers()["allow"], "GET, HEAD");
-    let body = problem(response, 405).await;
-    assert_eq!(body["type"], "urn:asyncep:problem:method-not-allowed");
+    problem(response, 405).await;
     let response = server
         .client
         .put(server.url("/echo/1"))

@@ -4,12 +4,14 @@
 
 mod budget;
 mod callers;
+mod control;
 mod endpoints;
 mod failures;
 mod faults;
 mod http_contract;
 mod http_edges;
 mod idempotency;
+mod interop;
 mod memory_only;
 mod memory_store;
 mod postgres_only;

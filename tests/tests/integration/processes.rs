@@ -14,7 +14,7 @@ use asyncep::{JobId, JobStatus};
 use asyncep_tests::services::{
     postgres_store, postgres_url, redis_store, redis_url, sqlite_store_at, sqlite_url,
 };
-use asyncep_tests::wait_until;
+use asyncep_tests::{TestServer, wait_until};
 use redis::AsyncCommands;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_asyncep-test-worker");
@@ -103,13 +103,17 @@ impl Drop for WorkerProcess {
 }
 
 async fn submit(store: &dyn JobStore, count: usize) -> Vec<JobId> {
+    submit_named(store, "proc-count", count).await
+}
+
+async fn submit_named(store: &dyn JobStore, name: &'static str, count: usize) -> Vec<JobId> {
     let mut ids = Vec::with_capacity(count);
     for _ in 0..count {
         let id = JobId::new();
         store
             .create(NewJob {
                 id,
-                name: Cow::Borrowed("proc-count"),
+                name: Cow::Borrowed(name),
                 max_retries: 5,
                 input: JobInput::default(),
                 idempotency: None,
@@ -139,6 +143,68 @@ async fn all_completed(store: &dyn JobStore, ids: &[JobId]) -> bool {
         }
     }
     true
+}
+
+#[tokio::test]
+async fn a_cancel_reaches_the_handler_in_another_process_on_redis() {
+    if let Some(fleet) = Fleet::redis() {
+        a_cancel_reaches_the_handler_in_another_process(fleet).await
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_reaches_the_handler_in_another_process_on_postgres() {
+    if let Some(fleet) = Fleet::postgres() {
+        a_cancel_reaches_the_handler_in_another_process(fleet).await
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_reaches_the_handler_in_another_process_on_sqlite() {
+    if let Some(fleet) = Fleet::sqlite() {
+        a_cancel_reaches_the_handler_in_another_process(fleet).await
+    }
+}
+
+/// An API process (this test, serving HTTP without workers) cancels a job
+/// that a worker process runs: the worker hears it from the store's
+/// announcement, well before its lease's next renewal (a third of 30 s),
+/// its handler's token fires, and the job ends `Canceled`.
+async fn a_cancel_reaches_the_handler_in_another_process(fleet: Fleet) {
+    let (store, log) = (&*fleet.store, fleet.log.as_str());
+    let backend = crate::Backend {
+        store: fleet.store.clone(),
+    };
+    let api = TestServer::start(backend.builder().workers(0)).await;
+    let _worker = WorkerProcess::start(&fleet, 1, "30s", 0);
+    let id = submit_named(store, "proc-stoppable", 1).await[0];
+    let started = wait_until(Duration::from_secs(30), async || {
+        runs(log).await.contains_key(&id.to_string())
+    })
+    .await;
+    assert!(started, "the worker process never started the job");
+    let asked = std::time::Instant::now();
+    let response = api
+        .client
+        .delete(api.url(&format!("/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let heard = wait_until(Duration::from_secs(30), async || {
+        runs(&format!("{log}:heard"))
+            .await
+            .contains_key(&id.to_string())
+    })
+    .await;
+    assert!(heard, "the handler's token never fired");
+    assert!(
+        asked.elapsed() < Duration::from_secs(9),
+        "heard after {:?}: by a renewal, not by the announcement",
+        asked.elapsed()
+    );
+    let job = api.wait_for_status(&id.to_string(), "Canceled").await;
+    assert_eq!(job["attempts"][0]["status"], "Canceled");
 }
 
 #[tokio::test]

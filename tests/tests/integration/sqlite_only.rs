@@ -140,3 +140,53 @@ fn an_in_memory_database_or_a_bad_url_is_refused() {
         );
     }
 }
+
+/// Two stores on one file stand for two processes: a cancel made through one
+/// is announced, as a cancel, to a listener of the other, and so is a
+/// change of a job the other watches.
+#[tokio::test]
+async fn another_processs_changes_are_announced() {
+    use asyncep::job::{JobId, JobInput};
+    use asyncep::store::{ClaimId, ClaimRequest, JobNames, NewJob};
+    use std::time::Duration;
+
+    let url = sqlite_url();
+    let (here, there) = (
+        SqliteStore::builder(&url).build().unwrap(),
+        SqliteStore::builder(&url).build().unwrap(),
+    );
+    here.start().await.unwrap();
+    there.start().await.unwrap();
+    let id = JobId::new();
+    here.create(NewJob {
+        id,
+        name: "announced".into(),
+        max_retries: 0,
+        input: JobInput::default(),
+        idempotency: None,
+        caller: None,
+    })
+    .await
+    .unwrap();
+    let mut listener = here.changes().listen(id);
+    here.watch(id, Duration::from_secs(60)).await.unwrap();
+    let claimed = here
+        .claim(&ClaimRequest {
+            names: JobNames::new(["announced".into()]),
+            lease: Duration::from_secs(30),
+            limit: 1,
+            id: ClaimId::new(),
+            repeat: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.jobs.len(), 1);
+    // Whatever the claim announced here is heard; the cancel is next.
+    let _ = tokio::time::timeout(Duration::from_millis(200), listener.changed()).await;
+    there.cancel(id).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), listener.cancel_announced())
+        .await
+        .expect("the other process's cancel is announced here");
+    here.shutdown().await;
+    there.shutdown().await;
+}

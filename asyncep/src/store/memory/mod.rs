@@ -3,7 +3,7 @@
 mod clock;
 mod state;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,10 +12,10 @@ use tokio::sync::Notify;
 use self::clock::Clock;
 use self::state::{Admission, State};
 use super::{
-    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
-    Retention, StoreError,
+    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Renewal, Retention, StoreError,
 };
-use crate::job::{Event, Job, JobId, Refusal, Timestamp};
+use crate::job::{Event, Job, JobId, RawJson, Refusal, Timestamp};
 
 /// A [`JobStore`] in this process's memory.
 ///
@@ -44,6 +44,7 @@ use crate::job::{Event, Job, JobId, Refusal, Timestamp};
 pub struct MemoryStore {
     state: Mutex<State>,
     work: Notify,
+    changes: Arc<Changes>,
     clock: Clock,
     capacity: usize,
     budget: usize,
@@ -76,6 +77,7 @@ impl MemoryStore {
         Self {
             state: Mutex::default(),
             work: Notify::new(),
+            changes: Changes::new(),
             clock: Clock::new(),
             capacity: capacity.max(1),
             budget: DEFAULT_BUDGET,
@@ -185,16 +187,32 @@ impl JobStore for MemoryStore {
         }
         let (jobs, next_due, recovered) = state.claim(request, now, mono, self.retention);
         drop(state);
-        if recovered > 0 {
+        for id in jobs
+            .iter()
+            .map(|job| job.id)
+            .chain(recovered.iter().copied())
+        {
+            self.changes.announce(id);
+        }
+        if !recovered.is_empty() {
             // Jobs of dead workers are runnable again: let idle workers look.
             self.work.notify_waiters();
         }
         Ok(Claimed { jobs, next_due })
     }
 
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
         let deadline = self.clock.now() + period;
-        if self.lock().renew(lease, deadline) {
+        match self.lock().renew(lease, deadline) {
+            Some(cancel_requested) => Ok(Renewal { cancel_requested }),
+            None => Err(StoreError::LeaseLost { id: lease.job_id }),
+        }
+    }
+
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        if self.lock().progress(lease, progress, now) {
+            self.changes.announce(lease.job_id);
             Ok(())
         } else {
             Err(StoreError::LeaseLost { id: lease.job_id })
@@ -208,7 +226,11 @@ impl JobStore for MemoryStore {
             attempt: outcome.attempt,
             next,
         };
-        if self.apply(lease, event)?
+        let moved = self.apply(lease, event)?;
+        if moved {
+            self.changes.announce(lease.job_id);
+        }
+        if moved
             && matches!(
                 next,
                 crate::job::Next::Retry { .. } | crate::job::Next::Requeue
@@ -219,12 +241,30 @@ impl JobStore for MemoryStore {
         Ok(())
     }
 
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let (now, mono) = (Timestamp::now(), self.clock.now());
+        let canceled = self.lock().cancel(id, now, mono, self.retention);
+        Ok(canceled.map(|(job, moved)| {
+            if moved {
+                self.changes.announce_cancel(id);
+            }
+            job
+        }))
+    }
+
+    fn changes(&self) -> &Arc<Changes> {
+        &self.changes
+    }
+
     async fn maintain(&self) -> Result<Maintenance, StoreError> {
         let (now, mono) = (Timestamp::now(), self.clock.now());
         let mut state = self.lock();
         let recovered = state.recover(now, mono, self.retention, None);
         let purged = state.purge(mono);
         drop(state);
+        for id in &recovered {
+            self.changes.announce(*id);
+        }
         if !recovered.is_empty() {
             self.work.notify_waiters();
         }

@@ -95,6 +95,7 @@ pub(super) struct Record {
 struct History {
     result: Option<RawJson>,
     error: Option<ErrorInfo>,
+    progress: Option<RawJson>,
     attempts: Vec<Attempt>,
 }
 
@@ -121,6 +122,8 @@ impl Record {
             next_attempt_at: life.next_attempt_at,
             result: history.and_then(|h| h.result.clone()),
             error: history.and_then(|h| h.error.clone()),
+            progress: history.and_then(|h| h.progress.clone()),
+            cancel_requested: life.cancel_requested,
             attempts: history.map(|h| h.attempts.clone()).unwrap_or_default(),
             caller: self.caller.clone(),
         }
@@ -322,15 +325,15 @@ impl State {
 
     /// Recovers expired leases, then takes up to `limit` runnable jobs among
     /// `names`; returns them, how long until a retry falls due when none was
-    /// runnable, and how many expired leases it recovered.
+    /// runnable, and the expired leases it recovered.
     pub(super) fn claim(
         &mut self,
         request: &crate::store::ClaimRequest,
         now: Timestamp,
         mono: Mono,
         retention: Retention,
-    ) -> (Vec<ClaimedJob>, Option<Duration>, usize) {
-        let recovered = self.recover(now, mono, retention, None).len();
+    ) -> (Vec<ClaimedJob>, Option<Duration>, Vec<JobId>) {
+        let recovered = self.recover(now, mono, retention, None);
         let next_due = self.promote_due(&request.names, mono);
         let deadline = mono + request.lease;
         let mut jobs = Vec::new();
@@ -362,22 +365,41 @@ impl State {
         (jobs, next_due, recovered)
     }
 
-    /// Extends a lease; false if it is no longer the job's.
-    pub(super) fn renew(&mut self, lease: &Lease, deadline: Mono) -> bool {
-        let current = self.jobs.get(&lease.job_id).is_some_and(|record| {
+    /// The job running under `lease`, if the lease is still its.
+    fn leased(&mut self, lease: &Lease) -> Option<&mut Record> {
+        self.jobs.get_mut(&lease.job_id).filter(|record| {
             record.life.token == lease.token
                 && record.life.status == crate::job::JobStatus::InProgress
-        });
-        match self.running.get_mut(&lease.job_id) {
-            Some(running) if current => {
-                running.deadline = deadline;
-                // A renewal may shorten a lease: keep the bound a bound.
-                self.earliest_expiry =
-                    Some(self.earliest_expiry.map_or(deadline, |e| e.min(deadline)));
-                true
-            }
-            _ => false,
-        }
+        })
+    }
+
+    /// Extends a lease; `None` if it is no longer the job's, else whether a
+    /// cancel was asked.
+    pub(super) fn renew(&mut self, lease: &Lease, deadline: Mono) -> Option<bool> {
+        let cancel_requested = self.leased(lease)?.life.cancel_requested;
+        let running = self.running.get_mut(&lease.job_id)?;
+        running.deadline = deadline;
+        // A renewal may shorten a lease: keep the bound a bound.
+        self.earliest_expiry = Some(self.earliest_expiry.map_or(deadline, |e| e.min(deadline)));
+        Some(cancel_requested)
+    }
+
+    /// Keeps the latest progress of the job running under `lease`; false if
+    /// the lease is no longer the job's.
+    pub(super) fn progress(&mut self, lease: &Lease, progress: RawJson, now: Timestamp) -> bool {
+        let Some(record) = self.leased(lease) else {
+            return false;
+        };
+        let history = record.history.get_or_insert_default();
+        let (added, freed) = (
+            progress.get().len(),
+            history.progress.as_ref().map_or(0, |p| p.get().len()),
+        );
+        history.progress = Some(progress);
+        record.weight = record.weight + added - freed;
+        record.life.last_updated_at = now;
+        self.bytes = self.bytes + added - freed;
+        true
     }
 
     /// Applies `event` to the job and moves it between the indexes.
@@ -413,7 +435,7 @@ impl State {
                     self.spent = Some(input);
                 }
             }
-            Some(End::Failed(error)) => {
+            Some(End::Failed(error) | End::Canceled(error)) => {
                 record.weight += error.code.len() + error.message.len();
                 history.error = Some(error);
             }
@@ -422,7 +444,9 @@ impl State {
         self.bytes = self.bytes + record.weight - before;
         let status = record.life.status;
         let name = record.name.clone();
-        self.running.remove(&id);
+        if step.placement != Placement::Running {
+            self.running.remove(&id);
+        }
         match step.placement {
             Placement::Running => {}
             Placement::Ready => self.enqueue(name, id),
@@ -439,6 +463,27 @@ impl State {
             Placement::Finished => self.failed.push_back((mono + retention.failed, id)),
         }
         Ok(true)
+    }
+
+    /// Cancels `id`: returns the job as it is after, and whether it
+    /// changed; `None` if there is no such job.
+    pub(super) fn cancel(
+        &mut self,
+        id: JobId,
+        now: Timestamp,
+        mono: Mono,
+        retention: Retention,
+    ) -> Option<(Job, bool)> {
+        self.purge(mono);
+        // Probed on a copy: a refusal (the job already ended) is an answer
+        // here, not an error, and leaves the job as it is.
+        let mut probe = self.jobs.get(&id)?.life;
+        let moved = matches!(probe.apply(Event::Cancel, now), Ok(Applied::Moved(_)));
+        if moved {
+            // `apply` moves the job out of the indexes it leaves.
+            let _ = self.apply(id, Event::Cancel, now, mono, retention);
+        }
+        Some((self.jobs[&id].job(id), moved))
     }
 
     /// Hands back every job whose lease expired (or only `limit` of them);

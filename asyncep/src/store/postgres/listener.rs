@@ -2,19 +2,25 @@
 //! `NOTIFY` coalesced to at most one per job name per window, because a
 //! `NOTIFY` per commit serialises committing transactions. Behind a pooler
 //! in transaction mode, a poll instead.
+//!
+//! The same connection listens on the changes channel, where the store's
+//! functions announce the changes of watched jobs and every cancel; they
+//! are announced to this process's [`Changes`]. When polling, one task per
+//! process reads the listened jobs' marks by primary key each interval.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{AssertSqlSafe, PgPool, Row};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::store::StoreError;
+use crate::job::JobId;
+use crate::store::{Changes, StoreError};
 
 /// At most one `NOTIFY` per job name per this long; a create inside the
 /// window is announced at its end.
@@ -24,8 +30,13 @@ const WINDOW: Duration = Duration::from_millis(100);
 pub(super) struct Wakeup {
     pool: PgPool,
     channel: String,
+    /// Where the store's functions announce job changes.
+    changed: String,
     poll: Option<Duration>,
     work: Arc<Notify>,
+    changes: Arc<Changes>,
+    /// The statement that reads listened jobs' marks, when polling.
+    marks: Arc<str>,
     subscribed: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
     /// Per job name: when it was last announced, and whether an
@@ -34,24 +45,33 @@ pub(super) struct Wakeup {
 }
 
 impl Wakeup {
-    pub(super) fn new(pool: PgPool, channel: String, poll: Option<Duration>) -> Self {
+    pub(super) fn new(
+        pool: PgPool,
+        [channel, changed]: [String; 2],
+        poll: Option<Duration>,
+        marks: Arc<str>,
+    ) -> Self {
         Self {
             pool,
             channel,
+            changed,
             poll,
             work: Arc::new(Notify::new()),
+            changes: Changes::new(),
+            marks,
             subscribed: watch::Sender::new(false),
             task: Mutex::new(None),
             announced: Arc::default(),
         }
     }
 
-    /// Starts listening (unless polling), and waits until subscribed.
+    /// Starts listening, and waits until subscribed (when polling, starts
+    /// the poll of listened jobs).
     pub(super) async fn start(&self) -> Result<(), StoreError> {
+        self.ensure();
         if self.poll.is_some() {
             return Ok(());
         }
-        self.ensure();
         let mut subscribed = self.subscribed.subscribe();
         match tokio::time::timeout(Duration::from_secs(5), subscribed.wait_for(|on| *on)).await {
             Ok(Ok(_)) => Ok(()),
@@ -62,17 +82,37 @@ impl Wakeup {
         }
     }
 
+    /// Where this process hears of job changes.
+    pub(super) fn changes(&self) -> &Arc<Changes> {
+        &self.changes
+    }
+
+    /// Makes sure other processes' changes of listened jobs are heard: the
+    /// `LISTEN` runs, or (when polling) the poll of listened jobs.
+    pub(super) fn watch_changes(&self) {
+        self.ensure();
+    }
+
     fn ensure(&self) {
         let mut task = self.task.lock().unwrap_or_else(|p| p.into_inner());
         if task.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
         }
-        *task = Some(tokio::spawn(listen(
-            self.pool.clone(),
-            self.channel.clone(),
-            self.work.clone(),
-            self.subscribed.clone(),
-        )));
+        *task = Some(match self.poll {
+            None => tokio::spawn(listen(
+                self.pool.clone(),
+                [self.channel.clone(), self.changed.clone()],
+                self.work.clone(),
+                self.changes.clone(),
+                self.subscribed.clone(),
+            )),
+            Some(interval) => tokio::spawn(poll_marks(
+                self.pool.clone(),
+                self.marks.clone(),
+                interval,
+                self.changes.clone(),
+            )),
+        });
     }
 
     pub(super) fn stop(&self) {
@@ -173,19 +213,35 @@ async fn send(pool: &PgPool, channel: &str, name: &str) {
     }
 }
 
-/// Forwards notifications to idle workers; reconnects with backoff.
-async fn listen(pool: PgPool, channel: String, work: Arc<Notify>, subscribed: watch::Sender<bool>) {
+/// Forwards new work to idle workers and changes to their listeners;
+/// reconnects with backoff.
+async fn listen(
+    pool: PgPool,
+    channels: [String; 2],
+    work: Arc<Notify>,
+    changes: Arc<Changes>,
+    subscribed: watch::Sender<bool>,
+) {
+    let [channel, changed] = &channels;
     let mut failures = 0_u32;
     loop {
         match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(&channel).await {
+            Ok(mut listener) => match listener.listen_all([channel.as_str(), changed]).await {
                 Ok(()) => {
                     failures = 0;
                     subscribed.send_replace(true);
-                    // Work may have arrived while no one listened.
+                    // Work may have arrived, and jobs changed, while no one
+                    // listened: let everyone look again.
                     work.notify_waiters();
-                    while let Ok(Some(_)) = listener.try_recv().await {
-                        work.notify_waiters();
+                    for id in changes.listened() {
+                        changes.announce(id);
+                    }
+                    while let Ok(Some(notification)) = listener.try_recv().await {
+                        if notification.channel() == changed.as_str() {
+                            announce(&changes, notification.payload());
+                        } else {
+                            work.notify_waiters();
+                        }
                     }
                     subscribed.send_replace(false);
                     warn!(%channel, "lost the PostgreSQL LISTEN connection; reconnecting");
@@ -198,5 +254,66 @@ async fn listen(pool: PgPool, channel: String, work: Arc<Notify>, subscribed: wa
         let pause =
             Duration::from_millis(100 * 2_u64.pow(failures.min(5))).min(Duration::from_secs(3));
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Announces the change a notification on the changes channel names: an
+/// id, or `cancel:` and an id.
+fn announce(changes: &Changes, payload: &str) {
+    let (cancel, id) = match payload.strip_prefix("cancel:") {
+        Some(id) => (true, id),
+        None => (false, payload),
+    };
+    match id.parse::<JobId>() {
+        Ok(id) if cancel => changes.announce_cancel(id),
+        Ok(id) => changes.announce(id),
+        Err(_) => debug!(%payload, "ignored a changes notification that names no job"),
+    }
+}
+
+/// Behind a pooler, without `LISTEN`: every `interval`, reads the
+/// `last_updated_at` and cancel mark of the jobs listened to in this
+/// process (by primary key) and announces those that moved, or that it
+/// sees first (a listener that read a job before a change must not miss it).
+async fn poll_marks(pool: PgPool, marks: Arc<str>, interval: Duration, changes: Arc<Changes>) {
+    let mut seen: HashMap<JobId, (i64, bool)> = HashMap::new();
+    loop {
+        tokio::time::sleep(interval).await;
+        let listened = changes.listened();
+        seen.retain(|id, _| listened.contains(id));
+        if listened.is_empty() {
+            continue;
+        }
+        let ids: Vec<uuid::Uuid> = listened.iter().map(|id| id.as_uuid()).collect();
+        let rows = match sqlx::query(AssertSqlSafe(marks.clone()))
+            .bind(ids)
+            .fetch_all(&pool)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                debug!(%error, "could not read the listened jobs; retrying");
+                continue;
+            }
+        };
+        for row in rows {
+            let (Ok(id), Ok(updated), Ok(canceled)) = (
+                row.try_get::<uuid::Uuid, _>("id"),
+                row.try_get::<i64, _>("last_updated_at"),
+                row.try_get::<bool, _>("cancel_requested"),
+            ) else {
+                continue;
+            };
+            let id = JobId::from(id);
+            let before = seen.insert(id, (updated, canceled));
+            if before == Some((updated, canceled)) {
+                continue;
+            }
+            if canceled && before.is_none_or(|(_, was)| !was) {
+                changes.announce_cancel(id);
+            } else {
+                changes.announce(id);
+            }
+        }
     }
 }

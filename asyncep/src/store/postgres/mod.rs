@@ -20,11 +20,11 @@ use self::statements::{Recovery, Statements, sql};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Retention, StoreError,
+    Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, Maintenance,
+    NewJob, Outcome, Renewal, Retention, StoreError,
 };
 use crate::caller::Caller;
-use crate::job::{Job, JobId, Next, Timestamp, failure_of};
+use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
 
 /// The schema asyncep's tables live in, unless configured otherwise.
 pub const DEFAULT_SCHEMA: &str = "asyncep";
@@ -143,12 +143,20 @@ impl PostgresStoreBuilder {
             .max_connections(self.max_connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
-        let channel = format!("asyncep_{}", self.schema);
-        let wakeup = Wakeup::new(pool.clone(), channel, self.poll);
+        let statements = Statements::new(&self.schema);
+        let wakeup = Wakeup::new(
+            pool.clone(),
+            [
+                schema::channel(&self.schema, ""),
+                schema::channel(&self.schema, "changed"),
+            ],
+            self.poll,
+            statements.marks.clone(),
+        );
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
-                statements: Statements::new(&self.schema),
+                statements,
                 recovery: Recovery::new()?,
                 schema: self.schema,
                 retention: self.retention,
@@ -395,22 +403,71 @@ impl JobStore for PostgresStore {
         self.inner
             .moved
             .fetch_add(claimed.jobs.len() as u64, Ordering::Relaxed);
+        for job in &claimed.jobs {
+            self.changes().announce(job.id);
+        }
         Ok(claimed)
     }
 
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
-        let renewed = sqlx::query(sql(&self.inner.statements.renew))
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
+        let renewed: Option<bool> = sqlx::query_scalar(sql(&self.inner.statements.renew))
             .bind(lease.job_id.as_uuid())
             .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
             .bind(micros(period))
-            .execute(&self.inner.pool)
+            .fetch_optional(&self.inner.pool)
             .await
             .map_err(error)?;
-        if renewed.rows_affected() == 1 {
+        match renewed {
+            Some(cancel_requested) => Ok(Renewal { cancel_requested }),
+            None => Err(StoreError::LeaseLost { id: lease.job_id }),
+        }
+    }
+
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        let stored: bool = sqlx::query_scalar(sql(&self.inner.statements.progress))
+            .bind(lease.job_id.as_uuid())
+            .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
+            .bind(progress.get())
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        if stored {
+            self.changes().announce(lease.job_id);
             Ok(())
         } else {
             Err(StoreError::LeaseLost { id: lease.job_id })
         }
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let outcome: i32 = sqlx::query_scalar(sql(&self.inner.statements.cancel))
+            .bind(id.as_uuid())
+            .bind(self.failed_ms())
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        if outcome == 0 {
+            return Ok(None);
+        }
+        if outcome == 1 {
+            self.changes().announce_cancel(id);
+        }
+        self.get(id).await
+    }
+
+    async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
+        self.inner.wakeup.watch_changes();
+        sqlx::query(sql(&self.inner.statements.watch))
+            .bind(id.as_uuid())
+            .bind(micros(period))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
+    fn changes(&self) -> &Arc<Changes> {
+        self.inner.wakeup.changes()
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
@@ -429,6 +486,7 @@ impl JobStore for PostgresStore {
             Next::Fail => ("fail", Duration::ZERO),
             Next::Retry { after } => ("retry", after),
             Next::Requeue => ("requeue", Duration::ZERO),
+            Next::Cancel => ("cancel", Duration::ZERO),
         };
         let row = sqlx::query(sql(&self.inner.statements.finish))
             .bind(lease.job_id.as_uuid())
@@ -447,6 +505,7 @@ impl JobStore for PostgresStore {
         self.inner.moved.fetch_add(1, Ordering::Relaxed);
         match done {
             1 => {
+                self.changes().announce(lease.job_id);
                 if matches!(next, Next::Retry { .. } | Next::Requeue) {
                     self.inner.wakeup.wake_all();
                 }
@@ -468,6 +527,9 @@ impl JobStore for PostgresStore {
             .map_err(error)?;
         if !recovered.is_empty() {
             self.inner.wakeup.wake_all();
+        }
+        for id in &recovered {
+            self.changes().announce(JobId::from(*id));
         }
         let mut purged = 0;
         loop {

@@ -91,6 +91,8 @@ pub(super) fn decode(row: &PgRow) -> Result<Job, StoreError> {
         error: text("error")?,
         attempts: decode_attempts(id, &records)?,
         caller: text("caller")?,
+        progress: text("progress")?,
+        cancel_requested: row.try_get("cancel_requested").map_err(error)?,
     }
     .into_job()
 }

@@ -17,6 +17,12 @@ pub(super) struct Statements {
     pub(super) get: Arc<str>,
     pub(super) claim: Arc<str>,
     pub(super) renew: Arc<str>,
+    pub(super) progress: Arc<str>,
+    pub(super) cancel: Arc<str>,
+    pub(super) watch: Arc<str>,
+    /// The `last_updated_at` and cancel mark of listened jobs, for the
+    /// poll that stands in for `LISTEN` behind a pooler.
+    pub(super) marks: Arc<str>,
     pub(super) finish: Arc<str>,
     pub(super) recover: Arc<str>,
     pub(super) purge: Arc<str>,
@@ -45,7 +51,18 @@ impl Statements {
             vacuum: format!("VACUUM (SKIP_LOCKED) {s}.jobs").into(),
             renew: format!(
                 "UPDATE {s}.jobs SET lease_expires_at = {s}.now_us() + $3 \
-                 WHERE id = $1 AND token = $2 AND status = 'InProgress'"
+                 WHERE id = $1 AND token = $2 AND status = 'InProgress' RETURNING cancel_requested"
+            )
+            .into(),
+            progress: format!("SELECT {s}.progress_job($1, $2, $3) AS stored").into(),
+            cancel: format!("SELECT {s}.cancel_job($1, $2) AS outcome").into(),
+            watch: format!(
+                "UPDATE {s}.jobs SET watch_until = greatest(coalesce(watch_until, 0), \
+                 {s}.now_us() + $2) WHERE id = $1"
+            )
+            .into(),
+            marks: format!(
+                "SELECT id, last_updated_at, cancel_requested FROM {s}.jobs WHERE id = ANY ($1)"
             )
             .into(),
             finish: format!("SELECT {s}.finish_job($1, $2, $3, $4, $5, $6, $7, $8, $9) AS done")

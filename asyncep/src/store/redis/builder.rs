@@ -62,7 +62,11 @@ impl RedisStoreBuilder {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(250));
         let keys = Keys::new(&self.prefix);
-        let listener = Listener::new(client.clone(), keys.wake(), self.connect_timeout);
+        let listener = Listener::new(
+            client.clone(),
+            [keys.wake(), keys.changed()],
+            self.connect_timeout,
+        );
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 client,

@@ -61,6 +61,11 @@ pub(crate) fn decode_job(
         next_attempt_at: time("na")?,
         result,
         error,
+        progress: text("p")
+            .map(RawJson::from_text)
+            .transpose()
+            .map_err(|e| corrupt(&format!("progress is not JSON: {e}")))?,
+        cancel_requested: text("cq") == Some("1"),
         attempts,
         caller: text("cr")
             .and_then(|field| field.strip_prefix('=').map(crate::caller::Caller::new)),

@@ -68,6 +68,12 @@ impl Keys {
     pub(crate) fn wake(&self) -> String {
         format!("{}:wake", self.prefix)
     }
+
+    /// The pub/sub channel that announces changes of watched jobs (the
+    /// message is the id) and every cancel (`cancel:` and the id).
+    pub(crate) fn changed(&self) -> String {
+        format!("{}:changed", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +99,7 @@ mod tests {
             keys.scheduled("n"),
             keys.running(),
             keys.wake(),
+            keys.changed(),
             keys.tokens(),
         ] {
             assert!(key.starts_with("{p}:"), "{key}");

@@ -1,7 +1,8 @@
-//! The pub/sub listener that wakes idle workers: started by the store's
-//! `start` (or by the first wait), stopped by its `shutdown` or when the
-//! store is dropped, restarted if its task ended (say, with the Tokio
-//! runtime that ran it).
+//! The pub/sub listener that wakes idle workers and announces the changes
+//! of watched jobs (and every cancel) in this process: started by the
+//! store's `start` (or by the first wait or watch), stopped by its
+//! `shutdown` or when the store is dropped, restarted if its task ended
+//! (say, with the Tokio runtime that ran it).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,23 +13,33 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use crate::job::JobId;
+use crate::store::Changes;
+
 #[derive(Debug)]
 pub(super) struct Listener {
     client: redis::Client,
-    channel: String,
+    /// The wake-up channel, then the changes channel.
+    channels: [String; 2],
     connect_timeout: Duration,
     work: Arc<Notify>,
+    changes: Arc<Changes>,
     subscribed: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Listener {
-    pub(super) fn new(client: redis::Client, channel: String, connect_timeout: Duration) -> Self {
+    pub(super) fn new(
+        client: redis::Client,
+        channels: [String; 2],
+        connect_timeout: Duration,
+    ) -> Self {
         Self {
             client,
-            channel,
+            channels,
             connect_timeout,
             work: Arc::new(Notify::new()),
+            changes: Changes::new(),
             subscribed: watch::Sender::new(false),
             task: Mutex::new(None),
         }
@@ -37,6 +48,11 @@ impl Listener {
     /// The signal the listener forwards wake-ups to.
     pub(super) fn work(&self) -> &Notify {
         &self.work
+    }
+
+    /// Where the listener announces job changes.
+    pub(super) fn changes(&self) -> &Arc<Changes> {
+        &self.changes
     }
 
     /// Starts the listener task unless it runs.
@@ -48,9 +64,10 @@ impl Listener {
         self.subscribed.send_replace(false);
         *task = Some(tokio::spawn(listen(
             self.client.clone(),
-            self.channel.clone(),
+            self.channels.clone(),
             self.connect_timeout,
             self.work.clone(),
+            self.changes.clone(),
             self.subscribed.clone(),
         )));
     }
@@ -78,34 +95,45 @@ impl Drop for Listener {
     }
 }
 
-/// Forwards `wake` messages to idle workers; reconnects with backoff.
+/// Forwards wake-ups to idle workers and changes to their listeners;
+/// reconnects with backoff.
 async fn listen(
     client: redis::Client,
-    channel: String,
+    channels: [String; 2],
     connect_timeout: Duration,
     work: Arc<Notify>,
+    changes: Arc<Changes>,
     subscribed: watch::Sender<bool>,
 ) {
+    let [wake, changed] = &channels;
     let mut failures = 0_u32;
     loop {
         let subscription = async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
+            pubsub.subscribe(&channels).await?;
             Ok::<_, RedisError>(pubsub)
         };
         match tokio::time::timeout(connect_timeout, subscription).await {
             Ok(Ok(mut pubsub)) => {
                 failures = 0;
-                debug!(%channel, "listening for new work");
+                debug!(%wake, %changed, "listening for new work and job changes");
                 subscribed.send_replace(true);
-                // Work may have arrived while no one listened.
+                // Work may have arrived, and jobs changed, while no one
+                // listened: let everyone look again.
                 work.notify_waiters();
+                for id in changes.listened() {
+                    changes.announce(id);
+                }
                 let mut messages = pubsub.on_message();
-                while messages.next().await.is_some() {
-                    work.notify_one();
+                while let Some(message) = messages.next().await {
+                    if message.get_channel_name() == wake.as_str() {
+                        work.notify_one();
+                    } else {
+                        announce(&changes, message.get_payload_bytes());
+                    }
                 }
                 subscribed.send_replace(false);
-                warn!(%channel, "lost the Redis subscription; reconnecting");
+                warn!(%wake, "lost the Redis subscription; reconnecting");
             }
             Ok(Err(error)) => warn!(%error, "cannot subscribe to Redis; retrying"),
             Err(_) => warn!("timed out subscribing to Redis; retrying"),
@@ -114,5 +142,20 @@ async fn listen(
         let pause =
             Duration::from_millis(100 * 2_u64.pow(failures.min(5))).min(Duration::from_secs(3));
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// Announces the change a `changed` message names: an id, or `cancel:` and
+/// an id.
+fn announce(changes: &Changes, payload: &[u8]) {
+    let text = std::str::from_utf8(payload).unwrap_or("");
+    let (cancel, id) = match text.strip_prefix("cancel:") {
+        Some(id) => (true, id),
+        None => (false, text),
+    };
+    match id.parse::<JobId>() {
+        Ok(id) if cancel => changes.announce_cancel(id),
+        Ok(id) => changes.announce(id),
+        Err(_) => debug!(message = %text, "ignored a changes message that names no job"),
     }
 }

@@ -26,10 +26,10 @@ use self::reply::{claimed_job, encode_caller, micros, millis, text};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
-    Retention, StoreError,
+    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Renewal, Retention, StoreError,
 };
-use crate::job::{Job, JobId, Next, Timestamp, failure_of};
+use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
@@ -67,6 +67,7 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// | `{asyncep}:scheduled:<name>` | sorted set | retries, by due time |
 /// | `{asyncep}:running` | sorted set | claimed jobs, by lease expiry |
 /// | `{asyncep}:wake` | pub/sub channel | the name of each job that became runnable |
+/// | `{asyncep}:changed` | pub/sub channel | the id of each watched job that changed, and of each cancel |
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -282,7 +283,7 @@ impl JobStore for RedisStore {
         Ok(Claimed { jobs, next_due })
     }
 
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
         let keys = &self.inner.keys;
         let (job, running, id) = (
             keys.job(lease.job_id),
@@ -301,11 +302,75 @@ impl JobStore for RedisStore {
                 invocation
             })
             .await?;
-        if renewed == 1 {
+        match renewed {
+            1 | 2 => Ok(Renewal {
+                cancel_requested: renewed == 2,
+            }),
+            _ => Err(StoreError::LeaseLost { id: lease.job_id }),
+        }
+    }
+
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        let keys = &self.inner.keys;
+        let (job, id) = (keys.job(lease.job_id), lease.job_id.to_string());
+        let stored: u8 = self
+            .invoke(|_| {
+                let mut invocation = scripts::PROGRESS.prepare_invoke();
+                invocation
+                    .key(&job)
+                    .arg(lease.token)
+                    .arg(progress.get())
+                    .arg(&id)
+                    .arg(keys.prefix());
+                invocation
+            })
+            .await?;
+        if stored == 1 {
+            self.inner.listener.changes().announce(lease.job_id);
             Ok(())
         } else {
             Err(StoreError::LeaseLost { id: lease.job_id })
         }
+    }
+
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let keys = &self.inner.keys;
+        let (job, id_text) = (keys.job(id), id.to_string());
+        let failed_ms = millis(self.inner.retention.failed);
+        let found: u8 = self
+            .invoke(|_| {
+                let mut invocation = scripts::CANCEL.prepare_invoke();
+                invocation
+                    .key(&job)
+                    .arg(&id_text)
+                    .arg(keys.prefix())
+                    .arg(failed_ms);
+                invocation
+            })
+            .await?;
+        if found == 0 {
+            return Ok(None);
+        }
+        self.inner.listener.changes().announce_cancel(id);
+        self.get(id).await
+    }
+
+    async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
+        // The announcements arrive by the listener: it must run.
+        self.inner.listener.ensure();
+        let job = self.inner.keys.job(id);
+        let _found: u8 = self
+            .invoke(|_| {
+                let mut invocation = scripts::WATCH.prepare_invoke();
+                invocation.key(&job).arg(micros(period));
+                invocation
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn changes(&self) -> &Arc<Changes> {
+        self.inner.listener.changes()
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
@@ -339,6 +404,7 @@ impl JobStore for RedisStore {
             Next::Fail => ("fail", Duration::ZERO),
             Next::Retry { after } => ("retry", after),
             Next::Requeue => ("requeue", Duration::ZERO),
+            Next::Cancel => ("cancel", Duration::ZERO),
         };
         let (job, attempts, running, id_text) = (
             keys.job(id),

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use crate::job::{ErrorInfo, LEASE_EXPIRED, MAX_LOST_LEASES, lost_too_often};
+use crate::job::{ErrorInfo, LEASE_EXPIRED, MAX_LOST_LEASES, canceled, lost_too_often};
 
 /// Expired leases recovered per call, at most.
 pub(super) const RECOVER_BATCH: u32 = 500;
@@ -22,11 +22,12 @@ fn constants() -> String {
         format!("[==[{text}]==]")
     };
     format!(
-        "local INTERRUPTED_ERROR = {}\nlocal LOST_TOO_OFTEN_ERROR = {}\n\
+        "local INTERRUPTED_ERROR = {}\nlocal LOST_TOO_OFTEN_ERROR = {}\nlocal CANCELED_ERROR = {}\n\
          local MAX_LOST_LEASES = {MAX_LOST_LEASES}\nlocal RECOVER_BATCH = {RECOVER_BATCH}\n\
          local PROMOTE_BATCH = {PROMOTE_BATCH}\n",
         json(&ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED)),
         json(&lost_too_often()),
+        json(&canceled()),
     )
 }
 
@@ -49,6 +50,9 @@ script!(CLAIM, "lua/claim.lua");
 script!(RENEW, "lua/renew.lua");
 script!(FINISH, "lua/finish.lua");
 script!(RECOVER, "lua/recover.lua");
+script!(CANCEL, "lua/cancel.lua");
+script!(PROGRESS, "lua/progress.lua");
+script!(WATCH, "lua/watch.lua");
 
 #[cfg(test)]
 mod tests {

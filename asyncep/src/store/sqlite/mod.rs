@@ -20,10 +20,10 @@ use self::row::error;
 use self::wakeup::Wakeup;
 use self::writer::{Command, Writer};
 use super::{
-    ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob, Outcome,
-    Retention, StoreError,
+    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
+    Outcome, Renewal, Retention, StoreError,
 };
-use crate::job::{Job, JobId, Placement, Timestamp};
+use crate::job::{Job, JobId, Placement, RawJson, Timestamp};
 
 /// Finished jobs purged per transaction by `maintain`.
 const PURGE_BATCH: i64 = 1000;
@@ -258,13 +258,18 @@ impl JobStore for SqliteStore {
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
         let request = request.clone();
-        self.inner
+        let claimed = self
+            .inner
             .writer
             .ask(|reply| Command::Claim(request, reply))
-            .await
+            .await?;
+        for job in &claimed.jobs {
+            self.changes().announce(job.id);
+        }
+        Ok(claimed)
     }
 
-    async fn renew(&self, lease: &Lease, period: Duration) -> Result<(), StoreError> {
+    async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
         let lease = lease.clone();
         let id = lease.job_id;
         let renewed = self
@@ -272,20 +277,63 @@ impl JobStore for SqliteStore {
             .writer
             .ask(|reply| Command::Renew(lease, period, reply))
             .await?;
-        if renewed {
+        match renewed {
+            Some(cancel_requested) => Ok(Renewal { cancel_requested }),
+            None => Err(StoreError::LeaseLost { id }),
+        }
+    }
+
+    async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        let lease = lease.clone();
+        let id = lease.job_id;
+        let stored = self
+            .inner
+            .writer
+            .ask(|reply| Command::Progress(lease, progress, reply))
+            .await?;
+        if stored {
+            self.changes().announce(id);
             Ok(())
         } else {
             Err(StoreError::LeaseLost { id })
         }
     }
 
+    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let canceled = self
+            .inner
+            .writer
+            .ask(|reply| Command::Cancel(id, reply))
+            .await?;
+        Ok(canceled.map(|(job, moved)| {
+            if moved {
+                self.changes().announce_cancel(id);
+            }
+            job
+        }))
+    }
+
+    async fn watch(&self, _id: JobId, _period: Duration) -> Result<(), StoreError> {
+        // Other processes' changes are seen by the file's poll: it must run.
+        self.inner.wakeup.start();
+        Ok(())
+    }
+
+    fn changes(&self) -> &Arc<Changes> {
+        self.inner.wakeup.changes()
+    }
+
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
         let lease = lease.clone();
+        let id = lease.job_id;
         let placement = self
             .inner
             .writer
             .ask(|reply| Command::Finish(lease, outcome, reply))
             .await?;
+        if placement.is_some() {
+            self.changes().announce(id);
+        }
         if matches!(
             placement,
             Some(Placement::Ready | Placement::Scheduled { .. })
@@ -311,6 +359,9 @@ impl JobStore for SqliteStore {
         }
         if !recovered.is_empty() {
             self.inner.wakeup.wake_all();
+        }
+        for id in &recovered {
+            self.changes().announce(*id);
         }
         let mut purged = 0;
         loop {

@@ -11,8 +11,8 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use super::row::{LIFE, decode, error, life, micros, span};
 use crate::caller::Caller;
 use crate::job::{
-    Applied, End, Event, Fingerprint, Job, JobId, JobStatus, Lifecycle, Placement, Refusal, Step,
-    Timestamp,
+    Applied, End, Event, Fingerprint, Job, JobId, JobStatus, Lifecycle, Placement, RawJson,
+    Refusal, Step, Timestamp,
 };
 use crate::store::record::StoredAttempt;
 use crate::store::repeat::{Decision, Found, decide, scoped_key};
@@ -37,7 +37,7 @@ const WRITE: &str = "UPDATE asyncep_jobs SET status = ?1, retry_count = ?2, atte
      last_updated_at = ?9, next_attempt_at = ?10, claimed_at = ?11, ready = ?12, run_at = ?13, \
      seq = coalesce(?14, seq), claim_id = coalesce(?15, claim_id), lease_expires_at = ?16, \
      expires_at = ?17, result = coalesce(?18, result), error = coalesce(?19, error), \
-     input = CASE WHEN ?20 THEN NULL ELSE input END WHERE id = ?21";
+     input = CASE WHEN ?20 THEN NULL ELSE input END, cancel_requested = ?22 WHERE id = ?21";
 
 /// One operation's transaction: the connection, the time it runs at (the
 /// one clock of every process on the machine), and the retention.
@@ -330,23 +330,83 @@ impl Operation<'_> {
         Ok(recovered)
     }
 
-    /// Extends the lease to `period` from now, if it is still the job's.
+    /// Extends the lease to `period` from now, if it is still the job's:
+    /// `None` if not, else whether a cancel was asked.
     pub(super) async fn renew(
         &mut self,
         lease: &Lease,
         period: Duration,
-    ) -> Result<bool, StoreError> {
-        let renewed = sqlx::query(
+    ) -> Result<Option<bool>, StoreError> {
+        sqlx::query_scalar(
             "UPDATE asyncep_jobs SET lease_expires_at = ?3 \
-             WHERE id = ?1 AND token = ?2 AND status = 'InProgress'",
+             WHERE id = ?1 AND token = ?2 AND status = 'InProgress' RETURNING cancel_requested",
         )
         .bind(lease.job_id.as_uuid())
         .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
         .bind(micros(self.now) + span(period))
+        .fetch_optional(&mut *self.conn)
+        .await
+        .map_err(error)
+    }
+
+    /// Keeps the latest progress, if the lease is still the job's.
+    pub(super) async fn progress(
+        &mut self,
+        lease: &Lease,
+        progress: &RawJson,
+    ) -> Result<bool, StoreError> {
+        let stored = sqlx::query(
+            "UPDATE asyncep_jobs SET progress = ?3, last_updated_at = ?4 \
+             WHERE id = ?1 AND token = ?2 AND status = 'InProgress'",
+        )
+        .bind(lease.job_id.as_uuid())
+        .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
+        .bind(progress.get())
+        .bind(micros(self.now))
         .execute(&mut *self.conn)
         .await
         .map_err(error)?;
-        Ok(renewed.rows_affected() == 1)
+        Ok(stored.rows_affected() == 1)
+    }
+
+    /// Applies `Cancel`: returns the job as it is after and whether it
+    /// changed, or `None` when there is no such job.
+    pub(super) async fn cancel(&mut self, id: JobId) -> Result<Option<(Job, bool)>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {LIFE} FROM asyncep_jobs WHERE id = ?1 \
+             AND (expires_at IS NULL OR expires_at > ?2)"
+        )))
+        .bind(id.as_uuid())
+        .bind(micros(self.now))
+        .fetch_optional(&mut *self.conn)
+        .await
+        .map_err(error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut life = life(&row)?;
+        // A refusal (the job already ended) is an answer, not an error.
+        let moved = match life.apply(Event::Cancel, self.now) {
+            Ok(Applied::Moved(step)) if step.placement == Placement::Running => {
+                // Marked: the lease and the rest stay as they are.
+                sqlx::query(
+                    "UPDATE asyncep_jobs SET cancel_requested = 1, last_updated_at = ?2 \
+                     WHERE id = ?1",
+                )
+                .bind(id.as_uuid())
+                .bind(micros(self.now))
+                .execute(&mut *self.conn)
+                .await
+                .map_err(error)?;
+                true
+            }
+            Ok(Applied::Moved(step)) => {
+                self.write(id, &life, step, None).await?;
+                true
+            }
+            Ok(Applied::AlreadyApplied) | Err(_) => false,
+        };
+        Ok(self.get(id).await?.map(|job| (job, moved)))
     }
 
     /// Applies `Finish` under `lease`. Returns where the job now stands, or
@@ -416,7 +476,7 @@ impl Operation<'_> {
         };
         let (result, failure) = match &step.end {
             Some(End::Completed(result)) => (result.as_ref().map(|r| r.get().to_owned()), None),
-            Some(End::Failed(info)) => (
+            Some(End::Failed(info) | End::Canceled(info)) => (
                 None,
                 Some(serde_json::to_string(info).map_err(|e| StoreError::Corrupt(e.to_string()))?),
             ),
@@ -464,6 +524,7 @@ impl Operation<'_> {
             .bind(failure)
             .bind(completed)
             .bind(id.as_uuid())
+            .bind(life.cancel_requested)
             .execute(&mut *self.conn)
             .await
             .map_err(error)?;

@@ -58,7 +58,7 @@ fn number(value: i64) -> u32 {
 /// The columns [`life`] reads, for a `SELECT`.
 pub(super) const LIFE: &str = "status, retry_count, max_retries, attempts, lost_leases, token, \
      finished_token, created_at, started_at, completed_at, last_updated_at, next_attempt_at, \
-     claimed_at";
+     claimed_at, cancel_requested";
 
 /// A job's lifecycle from the [`LIFE`] columns of a row.
 pub(super) fn life(row: &SqliteRow) -> Result<Lifecycle, StoreError> {
@@ -83,6 +83,7 @@ pub(super) fn life(row: &SqliteRow) -> Result<Lifecycle, StoreError> {
         last_updated_at: at("last_updated_at")?.unwrap_or_else(|| Timestamp::from_micros(0)),
         next_attempt_at: at("next_attempt_at")?,
         claimed_at: at("claimed_at")?,
+        cancel_requested: row.try_get("cancel_requested").map_err(error)?,
     })
 }
 
@@ -114,6 +115,8 @@ pub(super) fn decode(row: &SqliteRow) -> Result<Job, StoreError> {
         error: text("error")?,
         attempts,
         caller: text("caller")?,
+        progress: text("progress")?,
+        cancel_requested: life.cancel_requested,
     }
     .into_job()
 }

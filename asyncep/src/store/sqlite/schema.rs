@@ -9,7 +9,8 @@ use super::row::error;
 use crate::store::StoreError;
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE asyncep_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO asyncep_counters (name, value) VALUES ('token', 0), ('seq', 0);
 
@@ -61,7 +62,12 @@ CREATE TABLE asyncep_keys (
   job_id BLOB NOT NULL REFERENCES asyncep_jobs (id) ON DELETE CASCADE
 ) WITHOUT ROWID;
 CREATE INDEX asyncep_keys_job ON asyncep_keys (job_id);
-"#];
+"#,
+    r#"
+ALTER TABLE asyncep_jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE asyncep_jobs ADD COLUMN progress TEXT;
+"#,
+];
 
 /// The schema version this build of asyncep writes.
 pub(crate) const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,22 +1,33 @@
 //! Waking idle workers: in this process at once (a create or a retry here),
 //! and from other processes on the same file through SQLite's own change
 //! counter, `PRAGMA data_version`, read every poll interval on one
-//! connection: a cheap look at the WAL index, no table read.
+//! connection: a cheap look at the WAL index, no table read. When the file
+//! changed and someone in this process listens for a job's changes, one
+//! query by primary key reads those jobs' `last_updated_at` and cancel mark,
+//! and announces the jobs that moved.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqliteConnection};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::debug;
+
+use crate::job::JobId;
+use crate::store::Changes;
+
+/// Jobs looked up per query.
+const LOOKUP_BATCH: usize = 500;
 
 #[derive(Debug)]
 pub(super) struct Wakeup {
     options: SqliteConnectOptions,
     poll: Duration,
     work: Arc<Notify>,
+    changes: Arc<Changes>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -26,8 +37,14 @@ impl Wakeup {
             options,
             poll,
             work: Arc::new(Notify::new()),
+            changes: Changes::new(),
             task: Mutex::new(None),
         }
+    }
+
+    /// Where this process hears of job changes.
+    pub(super) fn changes(&self) -> &Arc<Changes> {
+        &self.changes
     }
 
     /// Starts watching the file for other processes' commits.
@@ -40,6 +57,7 @@ impl Wakeup {
             self.options.clone(),
             self.poll,
             self.work.clone(),
+            self.changes.clone(),
         )));
     }
 
@@ -65,9 +83,16 @@ impl Wakeup {
     }
 }
 
-/// Wakes the idle workers whenever the file changed since the last look.
-async fn watch(options: SqliteConnectOptions, poll: Duration, work: Arc<Notify>) {
+/// Wakes the idle workers whenever the file changed since the last look,
+/// and announces the listened jobs that changed.
+async fn watch(
+    options: SqliteConnectOptions,
+    poll: Duration,
+    work: Arc<Notify>,
+    changes: Arc<Changes>,
+) {
     let mut last = None;
+    let mut seen = HashMap::new();
     let mut connection: Option<SqliteConnection> = None;
     loop {
         tokio::time::sleep(poll).await;
@@ -88,8 +113,13 @@ async fn watch(options: SqliteConnectOptions, poll: Duration, work: Arc<Notify>)
             .await
         {
             Ok(version) => {
-                if last.is_some_and(|last| last != version) {
+                // The first look (after a start or a reopening) counts as a
+                // change: what changed before it must not be missed.
+                if last != Some(version) {
                     work.notify_waiters();
+                    if let Err(error) = announce(conn, &changes, &mut seen).await {
+                        debug!(%error, "cannot read the listened jobs; retrying");
+                    }
                 }
                 last = Some(version);
             }
@@ -100,4 +130,43 @@ async fn watch(options: SqliteConnectOptions, poll: Duration, work: Arc<Notify>)
             }
         }
     }
+}
+
+/// Announces the listened jobs whose `last_updated_at` or cancel mark moved
+/// since the last look (or that this look sees first: a listener that read
+/// the job before a change must not miss it). `seen` keeps what was read.
+async fn announce(
+    conn: &mut SqliteConnection,
+    changes: &Changes,
+    seen: &mut HashMap<JobId, (i64, bool)>,
+) -> Result<(), sqlx::Error> {
+    let listened = changes.listened();
+    seen.retain(|id, _| listened.contains(id));
+    for ids in listened.chunks(LOOKUP_BATCH) {
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT id, last_updated_at, cancel_requested FROM asyncep_jobs WHERE id IN ({marks})"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.as_uuid());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let id = JobId::from(row.try_get::<uuid::Uuid, _>("id")?);
+            let now: (i64, bool) = (
+                row.try_get("last_updated_at")?,
+                row.try_get("cancel_requested")?,
+            );
+            let before = seen.insert(id, now);
+            if before == Some(now) {
+                continue;
+            }
+            if now.1 && before.is_none_or(|(_, canceled)| !canceled) {
+                changes.announce_cancel(id);
+            } else {
+                changes.announce(id);
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use tracing::warn;
 
 use super::operations::{Admitted, Operation};
 use super::schema;
-use crate::job::{JobId, Placement, Timestamp};
+use crate::job::{Job, JobId, Placement, RawJson, Timestamp};
 use crate::store::{ClaimRequest, Claimed, Lease, NewJob, Outcome, Retention, StoreError};
 
 /// The most operations committed together.
@@ -36,7 +36,9 @@ pub(super) enum Command {
     Migrate(Reply<()>),
     Create(NewJob, Reply<Admitted>),
     Claim(ClaimRequest, Reply<Claimed>),
-    Renew(Lease, Duration, Reply<bool>),
+    Renew(Lease, Duration, Reply<Option<bool>>),
+    Progress(Lease, RawJson, Reply<bool>),
+    Cancel(JobId, Reply<Option<(Job, bool)>>),
     Finish(Lease, Outcome, Reply<Option<Placement>>),
     Recover(i64, Reply<Vec<JobId>>),
     Purge(i64, Reply<u64>),
@@ -154,6 +156,8 @@ fn fail(command: Command, why: &str) {
         Command::Create(_, reply) => send(reply, why),
         Command::Claim(_, reply) => send(reply, why),
         Command::Renew(_, _, reply) => send(reply, why),
+        Command::Progress(_, _, reply) => send(reply, why),
+        Command::Cancel(_, reply) => send(reply, why),
         Command::Finish(_, _, reply) => send(reply, why),
         Command::Recover(_, reply) => send(reply, why),
         Command::Purge(_, reply) => send(reply, why),
@@ -236,6 +240,10 @@ async fn run(
         Command::Create(job, reply) => answer!(reply, op.create(job).await),
         Command::Claim(request, reply) => answer!(reply, op.claim(&request).await),
         Command::Renew(lease, period, reply) => answer!(reply, op.renew(&lease, period).await),
+        Command::Progress(lease, progress, reply) => {
+            answer!(reply, op.progress(&lease, &progress).await)
+        }
+        Command::Cancel(id, reply) => answer!(reply, op.cancel(id).await),
         Command::Finish(lease, outcome, reply) => answer!(reply, op.finish(&lease, outcome).await),
         Command::Recover(limit, reply) => answer!(reply, op.recover(limit).await),
         Command::Purge(limit, reply) => answer!(reply, op.purge(limit).await),

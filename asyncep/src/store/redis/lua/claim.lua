@@ -79,7 +79,7 @@ while claimed < limit do
   end
   redis.call('ZREM', best_queue, best_id)
   local job = prefix .. ':job:' .. best_id
-  local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr', 's')
+  local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr', 's', 'w')
   if f[8] == 'InProgress' or f[8] == 'Completed' or f[8] == 'Failed' or f[8] == 'Canceled' then
     -- Not runnable (Lifecycle::apply(Claim) refuses it): leave it be.
   elseif not f[1] then
@@ -95,6 +95,7 @@ while claimed < limit do
       redis.call('HSET', job, 's', 'InProgress', 't', token, 'ci', ARGV[5], 'cl', stamp, 'lu', stamp, 'na', '', 'sa', stamp)
     end
     redis.call('ZADD', KEYS[1], expires, best_id)
+    announce(prefix, best_id, f[9], now, false)
     claimed = claimed + 1
     reply[#reply + 1] = taken(best_id, token, f, lease)
   end

@@ -20,6 +20,17 @@ local function each_key(keys)
   return string.gmatch(keys or '', '[^\n]+')
 end
 
+-- Announces a change of job `id` to every process, if one of them watches
+-- it (`w`, its field 'w': until when, in us) or if `always` (a cancel, which
+-- the job's worker must hear of).
+local function announce(prefix, id, w, now, always)
+  if always then
+    redis.call('PUBLISH', prefix .. ':changed', 'cancel:' .. id)
+  elseif w and w ~= '' and tonumber(w) > now then
+    redis.call('PUBLISH', prefix .. ':changed', id)
+  end
+end
+
 -- Gives a finished job, its attempts and its keys their retention.
 local function retain(prefix, job, keys, ms)
   redis.call('PEXPIRE', job, ms)
@@ -31,7 +42,8 @@ end
 
 -- Lifecycle::apply(LeaseExpired) for every job of `running` whose lease
 -- ended by `now` (at most RECOVER_BATCH): an Interrupted attempt, then the
--- queue, or Failed after MAX_LOST_LEASES lost leases. `failed_ms` is how long
+-- queue, or Failed after MAX_LOST_LEASES lost leases (Canceled, if a cancel
+-- was asked). `failed_ms` is how long
 -- a failed job is kept. Returns the ids recovered, and the ids whose hash
 -- was gone (evicted: reported, never counted as recovered). Cheap when
 -- nothing expired: one look at the earliest lease.
@@ -46,7 +58,7 @@ local function recover_expired(running, prefix, wake, failed_ms, now)
   for _, id in ipairs(expired) do
     redis.call('ZREM', running, id)
     local job = prefix .. ':job:' .. id
-    local f = redis.call('HMGET', job, 's', 'n', 'cl', 'k', 'ac')
+    local f = redis.call('HMGET', job, 's', 'n', 'cl', 'k', 'ac', 'cq', 'w')
     if not f[1] then
       vanished[#vanished + 1] = id
     elseif f[1] == 'InProgress' then
@@ -54,7 +66,10 @@ local function recover_expired(running, prefix, wake, failed_ms, now)
       redis.call('RPUSH', job .. ':attempts', '{"attempt":' .. num(number) .. ',"status":"Interrupted","startedAt":'
         .. (f[3] or stamp) .. ',"finishedAt":' .. stamp .. ',"result":null,"error":' .. INTERRUPTED_ERROR .. '}')
       local lost = redis.call('HINCRBY', job, 'll', 1)
-      if lost >= MAX_LOST_LEASES then
+      if f[6] == '1' then
+        redis.call('HSET', job, 's', 'Canceled', 'e', CANCELED_ERROR, 'co', stamp, 'cl', '', 'lu', stamp, 'ac', num(number))
+        retain(prefix, job, f[4], failed_ms)
+      elseif lost >= MAX_LOST_LEASES then
         redis.call('HSET', job, 's', 'Failed', 'e', LOST_TOO_OFTEN_ERROR, 'co', stamp, 'cl', '', 'lu', stamp, 'ac', num(number))
         retain(prefix, job, f[4], failed_ms)
       else
@@ -62,6 +77,7 @@ local function recover_expired(running, prefix, wake, failed_ms, now)
         redis.call('ZADD', prefix .. ':queue:' .. f[2], stamp, id)
         redis.call('PUBLISH', wake, f[2])
       end
+      announce(prefix, id, f[7], now, false)
       recovered[#recovered + 1] = id
     end
   end

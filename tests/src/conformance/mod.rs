@@ -21,6 +21,9 @@ use asyncep::store::{
 
 use crate::wait_until;
 
+mod control;
+pub use control::*;
+
 const LEASE: Duration = Duration::from_secs(30);
 
 /// Runs every conformance case as its own test against the store that
@@ -44,6 +47,10 @@ macro_rules! store_conformance {
             a_claim_recovers_expired_leases_itself, a_claim_takes_a_batch_up_to_its_limit,
             keys_belong_to_their_caller, an_id_of_another_callers_job_is_taken,
             a_repeated_claim_never_returns_an_expired_lease,
+            a_cancel_ends_a_waiting_job_at_once, a_cancel_ends_a_scheduled_job,
+            a_running_job_is_marked_and_its_renewal_says_so,
+            a_finished_job_is_left_alone_by_a_cancel, a_canceled_job_whose_worker_died_ends_canceled,
+            progress_is_kept_under_the_lease_only, changes_of_a_watched_job_are_announced,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
