@@ -46,6 +46,30 @@
 //! Send `X-Async-Request-Id: <uuid>` (the job gets that id) or
 //! `Idempotency-Key: <key>`: a repeated request returns the same job and
 //! never runs it twice; the same key with another endpoint or body is `422`.
+//!
+//! ## Job control
+//! `DELETE /jobs/{id}` cancels a job: a waiting one at once, a running one by
+//! firing its handler's `ctx.cancellation` (in whichever process runs it).
+//! A handler reports progress with [`AsyncContext::progress`], shown in the
+//! job document. `GET /jobs/{id}?wait=30s`, `Prefer: wait=30` on submit and
+//! `GET /jobs/{id}/events` (Server-Sent Events) wait without polling;
+//! `Operation-Location` (`GET /jobs/{id}/operation`) serves generic
+//! long-running-operation clients.
+//!
+//! ```standalone_crate
+//! use asyncep::{async_endpoint, AsyncContext};
+//!
+//! #[async_endpoint(job = "doc-export", post = "/doc-exports")]
+//! async fn export(ctx: AsyncContext) -> Result<u32, String> {
+//!     for page in 1..=40 {
+//!         if ctx.cancellation.is_cancelled() {
+//!             return Err("canceled".into()); // recorded as `Canceled` either way
+//!         }
+//!         ctx.progress(&serde_json::json!({ "page": page, "of": 40 }));
+//!     }
+//!     Ok(40)
+//! }
+//! ```
 
 #![warn(missing_docs)]
 

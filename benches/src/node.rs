@@ -8,18 +8,21 @@ fn folder() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/node"))
 }
 
-/// Installs the pinned packages (`npm ci`) unless they are there.
+/// Installs the pinned packages unless they are there. `npm install`, not
+/// `npm ci`: npm 11 refuses `ci` on this lock file (it finds the optional
+/// packages of other platforms missing), while `install` keeps the pinned
+/// versions.
 pub fn install() {
     if folder().join("node_modules").exists() {
         return;
     }
-    eprintln!("installing the Node references (npm ci in benches/node)");
+    eprintln!("installing the Node references (npm install in benches/node)");
     let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
+        .args(["install", "--no-audit", "--no-fund"])
         .current_dir(folder())
         .status()
         .expect("npm runs (Node 20 or later is needed for the Node references)");
-    assert!(status.success(), "npm ci failed in benches/node");
+    assert!(status.success(), "npm install failed in benches/node");
 }
 
 /// Jobs per second as the script `script` reports it.

@@ -24,6 +24,8 @@ pub struct Faulty {
     /// The next `create` calls are carried out, but answer as if the reply
     /// was lost.
     pub lost_create_replies: AtomicU32,
+    /// How many `progress` writes reached the store (a count, not a fault).
+    pub progress_writes: AtomicU32,
 }
 
 impl Faulty {
@@ -34,6 +36,7 @@ impl Faulty {
             failing_finishes: AtomicU32::new(0),
             panicking_claims: AtomicU32::new(0),
             lost_create_replies: AtomicU32::new(0),
+            progress_writes: AtomicU32::new(0),
         }
     }
 }
@@ -78,6 +81,7 @@ impl JobStore for Faulty {
         self.inner.renew(lease, period).await
     }
     async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
+        self.progress_writes.fetch_add(1, Ordering::AcqRel);
         self.inner.progress(lease, progress).await
     }
     async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {

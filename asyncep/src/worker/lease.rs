@@ -146,15 +146,14 @@ impl KeptLease<'_> {
         &self.asked
     }
 
-    /// Renews the lease now, unless a renewal is under way: the job
-    /// changed, and the renewal says whether a cancel was asked.
+    /// Renews the lease now: a cancel was announced, and the renewal says
+    /// whether it was asked. Even while another renewal is under way, which
+    /// may have been read before the cancel (two renewals of one lease do
+    /// no harm).
     pub(super) fn renew_now(&self) {
         let heartbeat = self.heartbeat;
         let mut guard = lock(&heartbeat.slots[self.slot]);
-        let Some(held) = guard
-            .as_mut()
-            .filter(|held| !held.renewing && !held.lost.is_cancelled())
-        else {
+        let Some(held) = guard.as_mut().filter(|held| !held.lost.is_cancelled()) else {
             return;
         };
         held.renewing = true;

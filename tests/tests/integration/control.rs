@@ -15,6 +15,7 @@ on_every_store!(
     a_handler_that_ignores_the_cancel_is_dropped_after_the_grace,
     a_finished_job_refuses_a_cancel,
     progress_shows_in_the_job_document,
+    progress_in_a_tight_loop_is_written_a_few_times,
     a_wait_returns_as_soon_as_the_job_finishes,
     a_wait_that_runs_out_answers_the_job_as_it_is,
     prefer_wait_answers_with_the_finished_job,
@@ -37,6 +38,15 @@ async fn stoppable(ctx: AsyncContext) -> Result<String, String> {
 async fn deaf(_ctx: AsyncContext) -> Result<String, String> {
     tokio::time::sleep(Duration::from_secs(3600)).await;
     Ok("never".into())
+}
+
+/// Reports its progress 10,000 times as fast as it can, then returns.
+#[async_endpoint(job = "chatty", post = "/chatty")]
+async fn chatty(ctx: AsyncContext) -> Result<u32, String> {
+    for step in 1..=10_000_u32 {
+        ctx.progress(&step);
+    }
+    Ok(10_000)
 }
 
 /// Takes a moment, reporting each step, then returns.
@@ -145,6 +155,26 @@ async fn progress_shows_in_the_job_document(backend: Backend) {
     assert_eq!(delete(&server, &id).await.status(), 202);
     let job = server.wait_for_status(&id, "Canceled").await;
     assert_eq!(job["progress"]["phase"], "started", "kept to the end");
+}
+
+async fn progress_in_a_tight_loop_is_written_a_few_times(backend: Backend) {
+    let store = std::sync::Arc::new(asyncep_tests::faults::Faulty::new(backend.store.clone()));
+    let counted = Backend {
+        store: store.clone(),
+    };
+    let server = TestServer::start(counted.builder()).await;
+    let id = server.submit("/chatty", &json!(null)).await;
+    let job = server.wait_for_status(&id, "Completed").await;
+    assert_eq!(job["progress"], 10_000, "the last value is kept");
+    let writes = store
+        .progress_writes
+        .load(std::sync::atomic::Ordering::Acquire);
+    // One write per 200 ms beat at most, and the last value before the
+    // outcome: a loop of a few milliseconds is a handful of writes.
+    assert!(
+        (1..=20).contains(&writes),
+        "{writes} writes for 10,000 reports"
+    );
 }
 
 async fn a_wait_returns_as_soon_as_the_job_finishes(backend: Backend) {
