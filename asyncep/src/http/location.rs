@@ -65,7 +65,17 @@ pub(super) struct LinkBase(String);
 impl LinkBase {
     /// `path` (from the server's root) as a client should follow it.
     pub(super) fn link(&self, path: &str) -> String {
-        format!("{}{path}", self.0)
+        self.link_with(path, "")
+    }
+
+    /// `path` and then `suffix`, as a client should follow them: one
+    /// allocation (a submit writes two links).
+    pub(super) fn link_with(&self, path: &str, suffix: &str) -> String {
+        let mut link = String::with_capacity(self.0.len() + path.len() + suffix.len());
+        link.push_str(&self.0);
+        link.push_str(path);
+        link.push_str(suffix);
+        link
     }
 }
 

@@ -158,7 +158,7 @@ async fn accept(
     } else {
         job_location(&parts, &api.settings.job_prefix, job.id)
     };
-    let operation = links.link(&format!("{location}/operation"));
+    let operation = links.link_with(&location, "/operation");
     if let Ok(location) = HeaderValue::try_from(links.link(&location)) {
         headers.insert(header::LOCATION, location);
     }
