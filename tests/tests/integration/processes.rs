@@ -190,7 +190,11 @@ async fn a_cancel_reaches_the_handler_in_another_process(fleet: Fleet) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 202);
+    assert!(
+        [200, 202].contains(&response.status().as_u16()),
+        "DELETE answered {}",
+        response.status()
+    );
     let heard = wait_until(Duration::from_secs(30), async || {
         runs(&format!("{log}:heard"))
             .await

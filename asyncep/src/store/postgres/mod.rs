@@ -449,10 +449,13 @@ impl JobStore for PostgresStore {
         if outcome == 0 {
             return Ok(None);
         }
+        // Read first: the answer shows the job as the cancel left it (its
+        // worker in another process hears of it at the commit anyway).
+        let job = self.get(id).await;
         if outcome == 1 {
             self.changes().announce_cancel(id);
         }
-        self.get(id).await
+        job
     }
 
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {

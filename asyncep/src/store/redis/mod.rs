@@ -351,8 +351,11 @@ impl JobStore for RedisStore {
         if found == 0 {
             return Ok(None);
         }
+        // Read first: the answer shows the job as the cancel left it, not
+        // as its worker (told at once) may have moved it since.
+        let job = self.get(id).await;
         self.inner.listener.changes().announce_cancel(id);
-        self.get(id).await
+        job
     }
 
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
