@@ -87,6 +87,7 @@ mod progress;
 mod registry;
 mod runtime;
 pub mod store;
+mod trace;
 mod worker;
 
 #[doc(hidden)]

@@ -30,6 +30,7 @@ pub(super) async fn submit(
     };
     let id = idempotency.request_id.unwrap_or_default();
     let span = info_span!("asyncep.submit", job.id = %id, job.name = endpoint.job);
+    crate::trace::adopt_request(&span, request.headers());
     accept(&api, endpoint, request, id, idempotency)
         .instrument(span)
         .await
@@ -100,6 +101,7 @@ async fn accept(
         query,
         body: submission.body,
         route_params: submission.route_params,
+        trace: crate::trace::capture(&tracing::Span::current()),
     };
     let keyed = idempotency.is_requested();
     let job = endpoint.new_job(

@@ -17,6 +17,23 @@ pub struct JobInput {
     pub route_params: Vec<(String, String)>,
     /// The raw query string, without the `?`.
     pub query: Option<String>,
+    /// The W3C trace context of the request that submitted the job, when
+    /// one was captured (feature `opentelemetry`): each attempt's span
+    /// continues that trace. Not part of the fingerprint. Boxed: most jobs
+    /// have none, and a store holds an input per job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Box<TraceContext>>,
+}
+
+/// A W3C trace context (`traceparent`, and `tracestate` if any), as stored
+/// with a job.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceContext {
+    /// The `traceparent` header value.
+    pub traceparent: String,
+    /// The `tracestate` header value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
 }
 
 impl JobInput {
@@ -34,6 +51,9 @@ impl JobInput {
             + pairs(&self.headers)
             + pairs(&self.route_params)
             + self.query.as_deref().map_or(0, str::len)
+            + self.trace.as_ref().map_or(0, |trace| {
+                trace.traceparent.len() + trace.tracestate.as_deref().map_or(0, str::len)
+            })
     }
 }
 

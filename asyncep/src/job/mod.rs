@@ -12,7 +12,7 @@ mod time;
 pub use document::{Attempt, Job, RawJson};
 pub use error::{ErrorInfo, JobError};
 pub use id::JobId;
-pub use input::{Fingerprint, JobInput};
+pub use input::{Fingerprint, JobInput, TraceContext};
 pub use lifecycle::{
     Applied, CANCELED, End, Event, LEASE_EXPIRED, Lifecycle, MAX_LOST_LEASES, Next, Placement,
     Refusal, Step, canceled, failure_of, lost_too_often,

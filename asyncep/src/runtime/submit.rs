@@ -228,6 +228,8 @@ impl Runtime {
             query: None,
             body: submission.body,
             route_params: submission.route_params,
+            // The trace of the code that submits the job.
+            trace: crate::trace::capture(&tracing::Span::current()),
         };
         let idempotent = request.key.is_some() || request.id.is_some();
         Ok(endpoint.new_job(

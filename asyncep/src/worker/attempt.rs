@@ -29,6 +29,7 @@ pub(super) async fn run(
     signals: &Signals,
 ) {
     let span = info_span!("asyncep.attempt", job.id = %job.id, job.name = %job.name, attempt = job.attempt);
+    crate::trace::continue_in(&span, job.input.trace.as_deref(), job.attempt == 1);
     execute(context, held, job, signals).instrument(span).await;
 }
 

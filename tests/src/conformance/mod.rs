@@ -76,6 +76,7 @@ fn input(body: &str) -> JobInput {
         headers: vec![("x-trace".into(), "t1".into())],
         route_params: vec![("id".into(), "7".into())],
         query: Some("a=1&a=2".into()),
+        trace: None,
     }
 }
 

@@ -24,6 +24,7 @@ mod sqlite_only;
 mod sqlite_store;
 mod stored;
 mod submit;
+mod traces;
 
 use std::sync::Arc;
 use std::time::Duration;
