@@ -106,7 +106,7 @@ impl Feed {
                     return None;
                 }
             };
-            if self.seen.is_none_or(|seen| version(&job) > seen) {
+            if is_news(self.seen, self.status, &job) {
                 return Some((Ok(self.event(&job)), self));
             }
             let rewatch = self.watched_until.map(|until| until - WATCH / 2);
@@ -136,9 +136,43 @@ impl Feed {
     }
 }
 
+/// Whether the client has not seen this state of the job: a newer version
+/// than its `Last-Event-ID`, or (within the stream, once an event was sent)
+/// any other version or status than the last event's. Versions are
+/// wall-clock times: a clock that steps back must not swallow the end.
+fn is_news(seen: Option<u64>, status: Option<JobStatus>, job: &Job) -> bool {
+    match (seen, status) {
+        (None, _) => true,
+        (Some(seen), None) => version(job) > seen,
+        (Some(seen), Some(status)) => version(job) != seen || job.status != status,
+    }
+}
+
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobId, Timestamp};
+
+    #[test]
+    fn a_clock_that_steps_back_does_not_swallow_the_end() {
+        let mut job = Job::queued(JobId::new(), "x".into(), 0, Timestamp::from_micros(1_000));
+        job.status = JobStatus::InProgress;
+        // Within the stream: the last event was InProgress at 1000 µs.
+        let (seen, status) = (Some(1_000), Some(JobStatus::InProgress));
+        assert!(!is_news(seen, status, &job), "nothing new");
+        job.status = JobStatus::Completed;
+        job.last_updated_at = Timestamp::from_micros(900);
+        assert!(is_news(seen, status, &job), "the end, stamped earlier");
+        // On reconnect, only what is newer than Last-Event-ID.
+        assert!(!is_news(Some(1_000), None, &job));
+        assert!(is_news(Some(800), None, &job));
+        assert!(is_news(None, None, &job));
     }
 }

@@ -35,6 +35,7 @@ pub(crate) use callers::Callers;
 pub(crate) use location::Origin;
 pub(crate) use redaction::Redaction;
 pub use redaction::{DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_QUERY, SENSITIVE_NAME_PARTS};
+pub(crate) use wait::MAX_WAIT;
 
 use crate::config::ConfigError;
 use crate::context::States;

@@ -10,6 +10,9 @@ use super::Problem;
 use crate::job::Job;
 use crate::store::{JobStore, StoreError};
 
+/// The longest wait configuration may allow: a day.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The wait a `?wait=` query asks for (`30s`, `1500ms`, or seconds as a
 /// number), at most `cap`; `None` without one.
 pub(super) fn wait_query(query: Option<&str>, cap: Duration) -> Result<Option<Duration>, Problem> {
@@ -61,7 +64,9 @@ pub(super) async fn until_finished(
     if job.status.is_terminal() || wait.is_zero() {
         return Ok(Some(job));
     }
-    let deadline = tokio::time::Instant::now() + wait;
+    let now = tokio::time::Instant::now();
+    // `wait` is capped by configuration; an absurd cap must not panic.
+    let deadline = now.checked_add(wait).unwrap_or(now + MAX_WAIT);
     // Listen, then ask for announcements, then look: no change is missed.
     let mut changes = store.changes().listen(job.id);
     store.watch(job.id, wait).await?;

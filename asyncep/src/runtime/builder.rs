@@ -251,9 +251,9 @@ impl RuntimeBuilder {
 
     /// The longest a request may wait for its job to finish (default 60 s):
     /// `GET /jobs/{id}?wait=` and `Prefer: wait=` on submit ask for up to
-    /// this much; a longer wait is cut to it.
+    /// this much; a longer wait is cut to it. At most a day.
     pub fn max_wait(mut self, wait: Duration) -> Self {
-        self.api.max_wait = wait;
+        self.api.max_wait = wait.min(http::MAX_WAIT);
         self
     }
 
@@ -361,7 +361,7 @@ impl RuntimeBuilder {
             self.worker.cancel_grace = grace;
         }
         if let Some(wait) = overrides.max_wait {
-            self.api.max_wait = wait;
+            self = self.max_wait(wait);
         }
         if let Some(url) = overrides.public_url {
             self.public_url = Some(url);
@@ -516,6 +516,26 @@ mod tests {
             redaction.stored_query(Some("email=a&x=1")).as_deref(),
             Some("x=1")
         );
+    }
+
+    #[test]
+    fn job_control_settings_are_read_and_bounded() {
+        let builder = RuntimeBuilder::default()
+            .with_vars(env(&[
+                ("ASYNCEP_CANCEL_GRACE", "2s"),
+                ("ASYNCEP_MAX_WAIT", "90s"),
+                ("ASYNCEP_PUBLIC_URL", "https://api.example.com/"),
+            ]))
+            .unwrap();
+        assert_eq!(builder.worker.cancel_grace, Duration::from_secs(2));
+        assert_eq!(builder.api.max_wait, Duration::from_secs(90));
+        assert_eq!(
+            builder.public_url.as_deref(),
+            Some("https://api.example.com/")
+        );
+        // A wait past a day would overflow deadlines: it is cut to a day.
+        let unbounded = RuntimeBuilder::default().max_wait(Duration::MAX);
+        assert_eq!(unbounded.api.max_wait, http::MAX_WAIT);
     }
 
     /// Before: a retention or capacity variable made `with_env` replace the

@@ -233,8 +233,11 @@ async fn listen(
                     // Work may have arrived, and jobs changed, while no one
                     // listened: let everyone look again.
                     work.notify_waiters();
+                    // A cancel among them reaches its worker now, not at its
+                    // next renewal: each listener hears a cancel (a false
+                    // one costs a worker a renewal).
                     for id in changes.listened() {
-                        changes.announce(id);
+                        changes.announce_cancel(id);
                     }
                     while let Ok(Some(notification)) = listener.try_recv().await {
                         if notification.channel() == changed.as_str() {
@@ -280,7 +283,8 @@ async fn poll_marks(pool: PgPool, marks: Arc<str>, interval: Duration, changes: 
     loop {
         tokio::time::sleep(interval).await;
         let listened = changes.listened();
-        seen.retain(|id, _| listened.contains(id));
+        let listening: std::collections::HashSet<JobId> = listened.iter().copied().collect();
+        seen.retain(|id, _| listening.contains(id));
         if listened.is_empty() {
             continue;
         }

@@ -546,6 +546,10 @@ impl JobStore for PostgresStore {
                 break;
             }
         }
+        sqlx::query(sql(&self.inner.statements.unwatch))
+            .execute(&self.inner.pool)
+            .await
+            .map_err(error)?;
         if self.inner.moved.load(Ordering::Relaxed) >= VACUUM_AFTER {
             self.inner.moved.store(0, Ordering::Relaxed);
             // Outside a transaction, so as a simple query; a vacuum already

@@ -20,6 +20,8 @@ pub(super) struct Statements {
     pub(super) progress: Arc<str>,
     pub(super) cancel: Arc<str>,
     pub(super) watch: Arc<str>,
+    /// Drops the watches that ran out (by `maintain`).
+    pub(super) unwatch: Arc<str>,
     /// The `last_updated_at` and cancel mark of listened jobs, for the
     /// poll that stands in for `LISTEN` behind a pooler.
     pub(super) marks: Arc<str>,
@@ -57,10 +59,11 @@ impl Statements {
             progress: format!("SELECT {s}.progress_job($1, $2, $3) AS stored").into(),
             cancel: format!("SELECT {s}.cancel_job($1, $2) AS outcome").into(),
             watch: format!(
-                "UPDATE {s}.jobs SET watch_until = greatest(coalesce(watch_until, 0), \
-                 {s}.now_us() + $2) WHERE id = $1"
+                "INSERT INTO {s}.watches (id, until) VALUES ($1, {s}.now_us() + $2) \
+                 ON CONFLICT (id) DO UPDATE SET until = greatest({s}.watches.until, excluded.until)"
             )
             .into(),
+            unwatch: format!("DELETE FROM {s}.watches WHERE until <= {s}.now_us()").into(),
             marks: format!(
                 "SELECT id, last_updated_at, cancel_requested FROM {s}.jobs WHERE id = ANY ($1)"
             )

@@ -121,8 +121,11 @@ async fn listen(
                 // Work may have arrived, and jobs changed, while no one
                 // listened: let everyone look again.
                 work.notify_waiters();
+                // A cancel among them reaches its worker now, not at its
+                // next renewal: each listener hears a cancel (a false one
+                // costs a worker a renewal).
                 for id in changes.listened() {
-                    changes.announce(id);
+                    changes.announce_cancel(id);
                 }
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {

@@ -141,7 +141,8 @@ async fn announce(
     seen: &mut HashMap<JobId, (i64, bool)>,
 ) -> Result<(), sqlx::Error> {
     let listened = changes.listened();
-    seen.retain(|id, _| listened.contains(id));
+    let listening: std::collections::HashSet<JobId> = listened.iter().copied().collect();
+    seen.retain(|id, _| listening.contains(id));
     for ids in listened.chunks(LOOKUP_BATCH) {
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!(
