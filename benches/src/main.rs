@@ -316,14 +316,20 @@ async fn submit(settings: &Settings) -> Vec<[String; 4]> {
         settings.seconds
     );
     let (mut memory_share, mut redis_share) = (vec![], vec![]);
+    let (mut traced_share, mut traced_cost) = (vec![], vec![]);
     let (mut p50s, mut p99s): (Vec<[f64; 3]>, Vec<[f64; 3]>) = (vec![], vec![]);
     let mut bare_rps = vec![];
     for _ in 0..settings.runs {
         let bare = submit_run("bare", settings);
         let memory = submit_run("memory", settings);
+        let traced = submit_run("memory-traced", settings);
         let redis = submit_run("redis", settings);
         clean_redis().await;
         memory_share.push(memory.rps() / bare.rps());
+        traced_share.push(traced.rps() / memory.rps());
+        // The server has one core: a request's cost is the inverse of the
+        // rate. What tracing adds to it, in µs.
+        traced_cost.push((1.0 / traced.rps() - 1.0 / memory.rps()) * 1e6);
         redis_share.push(redis.rps() / bare.rps());
         bare_rps.push(bare.rps());
         p50s.push([
@@ -346,6 +352,16 @@ async fn submit(settings: &Settings) -> Vec<[String; 4]> {
             format!("{} of bare", Spread::of(&memory_share).percent()),
             format!("bare axum: {} req/s", Spread::of(&bare_rps).show(0)),
             "≥ 80 %".into(),
+        ],
+        [
+            "submit throughput, memory, traced (a tracing-opentelemetry layer; the span's context stored with the job)".into(),
+            format!(
+                "{} of untraced; +{} µs per submit",
+                Spread::of(&traced_share).percent(),
+                Spread::of(&traced_cost).show(2)
+            ),
+            "same run".into(),
+            "≥ 95 %".into(),
         ],
         [
             "submit throughput, Redis store (API only)".into(),

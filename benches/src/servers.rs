@@ -61,6 +61,10 @@ async fn bare(Json(order): Json<Order>) -> impl IntoResponse {
 pub async fn serve(kind: &str, address: &str) {
     let app = match kind {
         "postgres" | "postgres-poll" => postgres(kind == "postgres-poll").await,
+        "memory-traced" => {
+            traced();
+            router("memory")
+        }
         _ => router(kind),
     };
     let listener = tokio::net::TcpListener::bind(address)
@@ -68,6 +72,22 @@ pub async fn serve(kind: &str, address: &str) {
         .expect("a free port");
     println!("ready");
     axum::serve(listener, app).await.expect("the server runs");
+}
+
+/// Installs a `tracing-opentelemetry` layer for the whole process, as an
+/// application that traces does: every submit span becomes an OpenTelemetry
+/// span, and asyncep captures its context into the job. No exporter: the
+/// figure is the cost on the request path, not the cost of shipping spans.
+fn traced() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("asyncep-bench")));
+    tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+    // Spans end while the server runs: keep the provider for its lifetime.
+    std::mem::forget(provider);
 }
 
 /// The router of `kind`.
