@@ -14,6 +14,11 @@ use crate::job::JobId;
 
 type Hasher = foldhash::fast::RandomState;
 
+/// What a changes-channel message starts with when it announces a cancel
+/// (the Redis scripts and the PostgreSQL functions write it).
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) const CANCEL_PREFIX: &str = "cancel:";
+
 /// Who in this process listens for changes of which job.
 ///
 /// A store holds one and calls [`announce`](Self::announce) for every job
@@ -75,6 +80,32 @@ impl Changes {
         }
     }
 
+    /// Tells every listener that its job may have changed, a cancel
+    /// included: after a shared store's messages may have been missed (a
+    /// lost subscription). A false cancel costs a worker one renewal.
+    pub fn announce_all(&self) {
+        for id in self.listened() {
+            self.announce_cancel(id);
+        }
+    }
+
+    /// Announces what a message on a shared store's changes channel names:
+    /// a job id, or [`CANCEL_PREFIX`] and an id. Returns false for a message
+    /// that names no job.
+    #[cfg(any(feature = "redis", feature = "postgres"))]
+    pub(crate) fn announce_message(&self, message: &str) -> bool {
+        let (cancel, id) = match message.strip_prefix(CANCEL_PREFIX) {
+            Some(id) => (true, id),
+            None => (false, message),
+        };
+        match id.parse::<JobId>() {
+            Ok(id) if cancel => self.announce_cancel(id),
+            Ok(id) => self.announce(id),
+            Err(_) => return false,
+        }
+        true
+    }
+
     /// Whether anyone listens.
     pub fn is_listened(&self) -> bool {
         self.jobs.load(Ordering::Relaxed) > 0
@@ -93,6 +124,41 @@ impl Changes {
         self.listening
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a poll of the listened jobs saw of each (its `last_updated_at` and
+/// cancel mark), for the stores that learn of other processes' changes by
+/// reading them (SQLite; PostgreSQL behind a pooler).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[derive(Debug, Default)]
+pub(crate) struct Marks {
+    seen: HashMap<JobId, (i64, bool)>,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Marks {
+    /// The jobs to look at now (what is no longer listened is forgotten).
+    pub(crate) fn listened_now(&mut self, changes: &Changes) -> Vec<JobId> {
+        let listened = changes.listened();
+        let listening: std::collections::HashSet<JobId> = listened.iter().copied().collect();
+        self.seen.retain(|id, _| listening.contains(id));
+        listened
+    }
+
+    /// Records what a read found of `id`, and announces it if it moved
+    /// since the last read, or if this read sees it first (a listener that
+    /// looked at the job before a change must not miss it).
+    pub(crate) fn saw(&mut self, changes: &Changes, id: JobId, updated: i64, canceled: bool) {
+        let before = self.seen.insert(id, (updated, canceled));
+        if before == Some((updated, canceled)) {
+            return;
+        }
+        if canceled && before.is_none_or(|(_, was)| !was) {
+            changes.announce_cancel(id);
+        } else {
+            changes.announce(id);
+        }
     }
 }
 
@@ -205,6 +271,31 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), listener.cancel_announced())
             .await
             .expect("the cancel wakes the listener");
+    }
+
+    #[cfg(all(feature = "sqlite", feature = "postgres"))]
+    #[tokio::test]
+    async fn marks_announce_what_moved_and_what_is_seen_first() {
+        let changes = Changes::new();
+        let id = JobId::new();
+        let mut listener = changes.listen(id);
+        let mut marks = Marks::default();
+        assert_eq!(marks.listened_now(&changes), vec![id]);
+        marks.saw(&changes, id, 1, false);
+        let heard = |listener: &mut ChangeListener| {
+            futures_util::FutureExt::now_or_never(listener.changed()).is_some()
+        };
+        assert!(heard(&mut listener), "seen first");
+        marks.saw(&changes, id, 1, false);
+        assert!(!heard(&mut listener), "nothing moved");
+        marks.saw(&changes, id, 2, true);
+        assert!(
+            futures_util::FutureExt::now_or_never(listener.cancel_announced()).is_some(),
+            "a new cancel mark is a cancel"
+        );
+        assert!(changes.announce_message(&format!("{CANCEL_PREFIX}{id}")));
+        assert!(futures_util::FutureExt::now_or_never(listener.cancel_announced()).is_some());
+        assert!(!changes.announce_message("cancel:not-a-job"));
     }
 
     #[test]

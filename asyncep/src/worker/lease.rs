@@ -55,6 +55,28 @@ struct Current {
     asked: CancellationToken,
 }
 
+impl Current {
+    /// Marks a renewal of this lease (the slot `index`'s) under way, and
+    /// returns it, to be spawned.
+    fn renewal(
+        &mut self,
+        store: &Arc<dyn JobStore>,
+        period: Duration,
+        slots: &Arc<Slots>,
+        index: usize,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        self.renewing = true;
+        renew(
+            store.clone(),
+            self.lease.clone(),
+            self.deadline,
+            period,
+            slots.clone(),
+            index,
+        )
+    }
+}
+
 impl Heartbeat {
     /// Starts the heartbeat of `workers` workers whose leases last `period`,
     /// renewing on the runtime of `handle`.
@@ -156,13 +178,10 @@ impl KeptLease<'_> {
         let Some(held) = guard.as_mut().filter(|held| !held.lost.is_cancelled()) else {
             return;
         };
-        held.renewing = true;
-        let renewal = renew(
-            heartbeat.store.clone(),
-            held.lease.clone(),
-            held.deadline,
+        let renewal = held.renewal(
+            &heartbeat.store,
             heartbeat.period,
-            heartbeat.slots.clone(),
+            &heartbeat.slots,
             self.slot,
         );
         drop(guard);
@@ -208,15 +227,7 @@ fn beat(
             if held.renewing || now < held.renewed + renew_after {
                 continue;
             }
-            held.renewing = true;
-            let renewal = renew(
-                store.clone(),
-                held.lease.clone(),
-                held.deadline,
-                period,
-                slots.clone(),
-                index,
-            );
+            let renewal = held.renewal(&store, period, &slots, index);
             // From outside the runtime: the global queue, any free thread.
             drop(handle.spawn(renewal));
         }

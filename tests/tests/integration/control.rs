@@ -62,6 +62,10 @@ async fn stepper(ctx: AsyncContext) -> Result<u32, String> {
     Ok(steps)
 }
 
+async fn get(server: &TestServer, path: &str) -> reqwest::Response {
+    server.client.get(server.url(path)).send().await.unwrap()
+}
+
 async fn delete(server: &TestServer, id: &str) -> reqwest::Response {
     server
         .client
@@ -196,12 +200,7 @@ async fn a_wait_returns_as_soon_as_the_job_finishes(backend: Backend) {
     let server = TestServer::start(backend.builder()).await;
     let id = server.submit("/stepper/2", &json!(null)).await;
     let asked = Instant::now();
-    let response = server
-        .client
-        .get(server.url(&format!("/jobs/{id}?wait=30s")))
-        .send()
-        .await
-        .unwrap();
+    let response = get(&server, &format!("/jobs/{id}?wait=30s")).await;
     let waited = asked.elapsed();
     let answered = std::time::SystemTime::now();
     assert_eq!(response.status(), 200);
@@ -226,12 +225,7 @@ async fn a_wait_returns_as_soon_as_the_job_finishes(backend: Backend) {
         "answered {after:?} after the end"
     );
     // A finished job answers at once.
-    let response = server
-        .client
-        .get(server.url(&format!("/jobs/{id}?wait=30")))
-        .send()
-        .await
-        .unwrap();
+    let response = get(&server, &format!("/jobs/{id}?wait=30")).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -239,22 +233,12 @@ async fn a_wait_that_runs_out_answers_the_job_as_it_is(backend: Backend) {
     let server = TestServer::start(backend.builder()).await;
     let id = server.submit("/stoppable", &json!(null)).await;
     server.wait_for_status(&id, "InProgress").await;
-    let response = server
-        .client
-        .get(server.url(&format!("/jobs/{id}?wait=300ms")))
-        .send()
-        .await
-        .unwrap();
+    let response = get(&server, &format!("/jobs/{id}?wait=300ms")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["retry-after"], "1");
     let job: Value = response.json().await.unwrap();
     assert_eq!(job["status"], "InProgress");
-    let bad = server
-        .client
-        .get(server.url(&format!("/jobs/{id}?wait=soon")))
-        .send()
-        .await
-        .unwrap();
+    let bad = get(&server, &format!("/jobs/{id}?wait=soon")).await;
     let body = problem(bad, 400).await;
     assert_eq!(body["type"], "urn:asyncep:problem:invalid-wait");
     cancel_running(&server, &id).await;
@@ -320,12 +304,7 @@ fn events(body: &str) -> Vec<Event> {
 async fn the_event_stream_runs_to_the_finished_job(backend: Backend) {
     let server = TestServer::start(backend.builder()).await;
     let id = server.submit("/stepper/3", &json!(null)).await;
-    let response = server
-        .client
-        .get(server.url(&format!("/jobs/{id}/events")))
-        .send()
-        .await
-        .unwrap();
+    let response = get(&server, &format!("/jobs/{id}/events")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     // The stream ends with the job: the whole body can be read.
@@ -377,12 +356,7 @@ async fn the_event_stream_runs_to_the_finished_job(backend: Backend) {
     assert_eq!(resumed.len(), 1, "{resumed:?}");
     assert_eq!(resumed[0].kind, "end");
     problem(
-        server
-            .client
-            .get(server.url(&format!("/jobs/{}/events", uuid::Uuid::new_v4())))
-            .send()
-            .await
-            .unwrap(),
+        get(&server, &format!("/jobs/{}/events", uuid::Uuid::new_v4())).await,
         404,
     )
     .await;

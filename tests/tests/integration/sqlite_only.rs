@@ -5,6 +5,29 @@ use asyncep::store::{JobStore, SqliteStore, StoreError};
 use asyncep_tests::services::{sqlite_dir, sqlite_url};
 use sqlx::Connection;
 
+/// A job of `name`, with nothing to run on.
+fn new_job(id: asyncep::JobId, name: &'static str) -> asyncep::store::NewJob {
+    asyncep::store::NewJob {
+        id,
+        name: name.into(),
+        max_retries: 0,
+        input: asyncep::job::JobInput::default(),
+        idempotency: None,
+        caller: None,
+    }
+}
+
+/// A claim of one job of `name`, under a 30 s lease.
+fn claim_one(name: &'static str) -> asyncep::store::ClaimRequest {
+    asyncep::store::ClaimRequest {
+        names: asyncep::store::JobNames::new([name.into()]),
+        lease: std::time::Duration::from_secs(30),
+        limit: 1,
+        id: asyncep::store::ClaimId::new(),
+        repeat: false,
+    }
+}
+
 async fn open(url: &str) -> sqlx::SqliteConnection {
     use std::str::FromStr;
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
@@ -90,40 +113,17 @@ async fn asyncep_and_the_applications_migrations_share_a_file() {
 /// of a finished job survives too.
 #[tokio::test]
 async fn jobs_outlive_the_store_that_accepted_them() {
-    use asyncep::job::JobInput;
-    use asyncep::store::{ClaimId, ClaimRequest, JobNames, NewJob};
-    use std::time::Duration;
-
     let url = sqlite_url();
     let id = asyncep::JobId::new();
     {
         let first = SqliteStore::builder(&url).build().unwrap();
         first.start().await.unwrap();
-        first
-            .create(NewJob {
-                id,
-                name: "durable".into(),
-                max_retries: 0,
-                input: JobInput::default(),
-                idempotency: None,
-                caller: None,
-            })
-            .await
-            .unwrap();
+        first.create(new_job(id, "durable")).await.unwrap();
         first.shutdown().await;
     }
     let second = SqliteStore::builder(&url).build().unwrap();
     second.start().await.unwrap();
-    let claimed = second
-        .claim(&ClaimRequest {
-            names: JobNames::new(["durable".into()]),
-            lease: Duration::from_secs(30),
-            limit: 1,
-            id: ClaimId::new(),
-            repeat: false,
-        })
-        .await
-        .unwrap();
+    let claimed = second.claim(&claim_one("durable")).await.unwrap();
     assert_eq!(claimed.jobs.len(), 1);
     assert_eq!(claimed.jobs[0].id, id);
 }
@@ -146,8 +146,7 @@ fn an_in_memory_database_or_a_bad_url_is_refused() {
 /// change of a job the other watches.
 #[tokio::test]
 async fn another_processs_changes_are_announced() {
-    use asyncep::job::{JobId, JobInput};
-    use asyncep::store::{ClaimId, ClaimRequest, JobNames, NewJob};
+    use asyncep::job::JobId;
     use std::time::Duration;
 
     let url = sqlite_url();
@@ -158,28 +157,10 @@ async fn another_processs_changes_are_announced() {
     here.start().await.unwrap();
     there.start().await.unwrap();
     let id = JobId::new();
-    here.create(NewJob {
-        id,
-        name: "announced".into(),
-        max_retries: 0,
-        input: JobInput::default(),
-        idempotency: None,
-        caller: None,
-    })
-    .await
-    .unwrap();
+    here.create(new_job(id, "announced")).await.unwrap();
     let mut listener = here.changes().listen(id);
     here.watch(id, Duration::from_secs(60)).await.unwrap();
-    let claimed = here
-        .claim(&ClaimRequest {
-            names: JobNames::new(["announced".into()]),
-            lease: Duration::from_secs(30),
-            limit: 1,
-            id: ClaimId::new(),
-            repeat: false,
-        })
-        .await
-        .unwrap();
+    let claimed = here.claim(&claim_one("announced")).await.unwrap();
     assert_eq!(claimed.jobs.len(), 1);
     // Whatever the claim announced here is heard; the cancel is next.
     let _ = tokio::time::timeout(Duration::from_millis(200), listener.changed()).await;

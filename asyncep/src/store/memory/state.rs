@@ -475,14 +475,12 @@ impl State {
         retention: Retention,
     ) -> Option<(Job, bool)> {
         self.purge(mono);
-        // Probed on a copy: a refusal (the job already ended) is an answer
-        // here, not an error, and leaves the job as it is.
-        let mut probe = self.jobs.get(&id)?.life;
-        let moved = matches!(probe.apply(Event::Cancel, now), Ok(Applied::Moved(_)));
-        if moved {
-            // `apply` moves the job out of the indexes it leaves.
-            let _ = self.apply(id, Event::Cancel, now, mono, retention);
-        }
+        self.jobs.get(&id)?;
+        // A refusal (the job already ended) is an answer here, not an
+        // error: nothing moved.
+        let moved = self
+            .apply(id, Event::Cancel, now, mono, retention)
+            .unwrap_or(false);
         Some((self.jobs[&id].job(id), moved))
     }
 

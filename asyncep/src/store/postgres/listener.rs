@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::job::JobId;
+use crate::store::changes::Marks;
 use crate::store::{Changes, StoreError};
 
 /// At most one `NOTIFY` per job name per this long; a create inside the
@@ -233,15 +234,13 @@ async fn listen(
                     // Work may have arrived, and jobs changed, while no one
                     // listened: let everyone look again.
                     work.notify_waiters();
-                    // A cancel among them reaches its worker now, not at its
-                    // next renewal: each listener hears a cancel (a false
-                    // one costs a worker a renewal).
-                    for id in changes.listened() {
-                        changes.announce_cancel(id);
-                    }
+                    changes.announce_all();
                     while let Ok(Some(notification)) = listener.try_recv().await {
                         if notification.channel() == changed.as_str() {
-                            announce(&changes, notification.payload());
+                            let payload = notification.payload();
+                            if !changes.announce_message(payload) {
+                                debug!(%payload, "ignored a notification that names no job");
+                            }
                         } else {
                             work.notify_waiters();
                         }
@@ -260,31 +259,15 @@ async fn listen(
     }
 }
 
-/// Announces the change a notification on the changes channel names: an
-/// id, or `cancel:` and an id.
-fn announce(changes: &Changes, payload: &str) {
-    let (cancel, id) = match payload.strip_prefix("cancel:") {
-        Some(id) => (true, id),
-        None => (false, payload),
-    };
-    match id.parse::<JobId>() {
-        Ok(id) if cancel => changes.announce_cancel(id),
-        Ok(id) => changes.announce(id),
-        Err(_) => debug!(%payload, "ignored a changes notification that names no job"),
-    }
-}
-
 /// Behind a pooler, without `LISTEN`: every `interval`, reads the
 /// `last_updated_at` and cancel mark of the jobs listened to in this
 /// process (by primary key) and announces those that moved, or that it
 /// sees first (a listener that read a job before a change must not miss it).
 async fn poll_marks(pool: PgPool, marks: Arc<str>, interval: Duration, changes: Arc<Changes>) {
-    let mut seen: HashMap<JobId, (i64, bool)> = HashMap::new();
+    let mut seen = Marks::default();
     loop {
         tokio::time::sleep(interval).await;
-        let listened = changes.listened();
-        let listening: std::collections::HashSet<JobId> = listened.iter().copied().collect();
-        seen.retain(|id, _| listening.contains(id));
+        let listened = seen.listened_now(&changes);
         if listened.is_empty() {
             continue;
         }
@@ -301,22 +284,12 @@ async fn poll_marks(pool: PgPool, marks: Arc<str>, interval: Duration, changes: 
             }
         };
         for row in rows {
-            let (Ok(id), Ok(updated), Ok(canceled)) = (
+            if let (Ok(id), Ok(updated), Ok(canceled)) = (
                 row.try_get::<uuid::Uuid, _>("id"),
                 row.try_get::<i64, _>("last_updated_at"),
                 row.try_get::<bool, _>("cancel_requested"),
-            ) else {
-                continue;
-            };
-            let id = JobId::from(id);
-            let before = seen.insert(id, (updated, canceled));
-            if before == Some((updated, canceled)) {
-                continue;
-            }
-            if canceled && before.is_none_or(|(_, was)| !was) {
-                changes.announce_cancel(id);
-            } else {
-                changes.announce(id);
+            ) {
+                seen.saw(&changes, JobId::from(id), updated, canceled);
             }
         }
     }

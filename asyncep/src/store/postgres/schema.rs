@@ -8,6 +8,7 @@ use sqlx::{AssertSqlSafe, Executor, PgPool, Row};
 // text taken from outside; every statement is asserted safe on that ground.
 
 use crate::store::StoreError;
+use crate::store::changes::CANCEL_PREFIX;
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`. `{schema}`
 /// stands for the configured schema name.
@@ -409,7 +410,7 @@ CREATE OR REPLACE FUNCTION {schema}.announce(p_id uuid, p_watch bigint, p_now bi
   RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF p_cancel THEN
-    PERFORM pg_notify('{changed}', 'cancel:' || p_id::text);
+    PERFORM pg_notify('{changed}', '{cancel_prefix}' || p_id::text);
   ELSIF p_watch > p_now THEN
     PERFORM pg_notify('{changed}', p_id::text);
   END IF;
@@ -630,7 +631,7 @@ CREATE OR REPLACE FUNCTION {schema}.announce(p_id uuid, p_watch bigint, p_now bi
   RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF p_cancel THEN
-    PERFORM pg_notify('{changed}', 'cancel:' || p_id::text);
+    PERFORM pg_notify('{changed}', '{cancel_prefix}' || p_id::text);
   ELSIF EXISTS (SELECT 1 FROM {schema}.watches w WHERE w.id = p_id AND w.until > p_now) THEN
     PERFORM pg_notify('{changed}', p_id::text);
   END IF;
@@ -662,6 +663,7 @@ fn fill(migration: &str, schema: &str) -> String {
         .replace("{schema}", schema)
         .replace("{canceled}", &format!("'{canceled}'"))
         .replace("{changed}", &channel(schema, "changed"))
+        .replace("{cancel_prefix}", CANCEL_PREFIX)
 }
 
 /// A `LISTEN`/`NOTIFY` channel of the schema: `asyncep_{schema}` and the

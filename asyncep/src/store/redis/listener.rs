@@ -13,7 +13,6 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::job::JobId;
 use crate::store::Changes;
 
 #[derive(Debug)]
@@ -121,18 +120,16 @@ async fn listen(
                 // Work may have arrived, and jobs changed, while no one
                 // listened: let everyone look again.
                 work.notify_waiters();
-                // A cancel among them reaches its worker now, not at its
-                // next renewal: each listener hears a cancel (a false one
-                // costs a worker a renewal).
-                for id in changes.listened() {
-                    changes.announce_cancel(id);
-                }
+                changes.announce_all();
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
                     if message.get_channel_name() == wake.as_str() {
                         work.notify_one();
                     } else {
-                        announce(&changes, message.get_payload_bytes());
+                        let payload = String::from_utf8_lossy(message.get_payload_bytes());
+                        if !changes.announce_message(&payload) {
+                            debug!(%payload, "ignored a changes message that names no job");
+                        }
                     }
                 }
                 subscribed.send_replace(false);
@@ -145,20 +142,5 @@ async fn listen(
         let pause =
             Duration::from_millis(100 * 2_u64.pow(failures.min(5))).min(Duration::from_secs(3));
         tokio::time::sleep(pause).await;
-    }
-}
-
-/// Announces the change a `changed` message names: an id, or `cancel:` and
-/// an id.
-fn announce(changes: &Changes, payload: &[u8]) {
-    let text = std::str::from_utf8(payload).unwrap_or("");
-    let (cancel, id) = match text.strip_prefix("cancel:") {
-        Some(id) => (true, id),
-        None => (false, text),
-    };
-    match id.parse::<JobId>() {
-        Ok(id) if cancel => changes.announce_cancel(id),
-        Ok(id) => changes.announce(id),
-        Err(_) => debug!(message = %text, "ignored a changes message that names no job"),
     }
 }

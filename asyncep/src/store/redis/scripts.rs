@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use crate::job::{ErrorInfo, LEASE_EXPIRED, MAX_LOST_LEASES, canceled, lost_too_often};
+use crate::store::changes::CANCEL_PREFIX;
 
 /// Expired leases recovered per call, at most.
 pub(super) const RECOVER_BATCH: u32 = 500;
@@ -24,7 +25,7 @@ fn constants() -> String {
     format!(
         "local INTERRUPTED_ERROR = {}\nlocal LOST_TOO_OFTEN_ERROR = {}\nlocal CANCELED_ERROR = {}\n\
          local MAX_LOST_LEASES = {MAX_LOST_LEASES}\nlocal RECOVER_BATCH = {RECOVER_BATCH}\n\
-         local PROMOTE_BATCH = {PROMOTE_BATCH}\n",
+         local PROMOTE_BATCH = {PROMOTE_BATCH}\nlocal CANCEL_PREFIX = '{CANCEL_PREFIX}'\n",
         json(&ErrorInfo::new(ErrorInfo::INTERRUPTED, LEASE_EXPIRED)),
         json(&lost_too_often()),
         json(&canceled()),

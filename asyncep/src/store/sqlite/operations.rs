@@ -35,7 +35,8 @@ const GET: &str = "SELECT j.*, (SELECT json_group_array(json(a.record)) FROM asy
 const WRITE: &str = "UPDATE asyncep_jobs SET status = ?1, retry_count = ?2, attempts = ?3, \
      lost_leases = ?4, token = ?5, finished_token = ?6, started_at = ?7, completed_at = ?8, \
      last_updated_at = ?9, next_attempt_at = ?10, claimed_at = ?11, ready = ?12, run_at = ?13, \
-     seq = coalesce(?14, seq), claim_id = coalesce(?15, claim_id), lease_expires_at = ?16, \
+     seq = coalesce(?14, seq), claim_id = coalesce(?15, claim_id), \
+     lease_expires_at = coalesce(?16, CASE WHEN ?1 = 'InProgress' THEN lease_expires_at END), \
      expires_at = ?17, result = coalesce(?18, result), error = coalesce(?19, error), \
      input = CASE WHEN ?20 THEN NULL ELSE input END, cancel_requested = ?22 WHERE id = ?21";
 
@@ -387,19 +388,6 @@ impl Operation<'_> {
         let mut life = life(&row)?;
         // A refusal (the job already ended) is an answer, not an error.
         let moved = match life.apply(Event::Cancel, self.now) {
-            Ok(Applied::Moved(step)) if step.placement == Placement::Running => {
-                // Marked: the lease and the rest stay as they are.
-                sqlx::query(
-                    "UPDATE asyncep_jobs SET cancel_requested = 1, last_updated_at = ?2 \
-                     WHERE id = ?1",
-                )
-                .bind(id.as_uuid())
-                .bind(micros(self.now))
-                .execute(&mut *self.conn)
-                .await
-                .map_err(error)?;
-                true
-            }
             Ok(Applied::Moved(step)) => {
                 self.write(id, &life, step, None).await?;
                 true
@@ -455,10 +443,14 @@ impl Operation<'_> {
     ) -> Result<(), StoreError> {
         let now = self.now;
         let (ready, run_at, lease_ends, expires) = match step.placement {
-            Placement::Running => {
-                let lease = claim.map_or(Duration::ZERO, |(_, lease)| lease);
-                (false, None, Some(micros(now) + span(lease)), None)
-            }
+            // A claim starts a lease; another step of a running job (a
+            // cancel's mark) keeps the one it has.
+            Placement::Running => (
+                false,
+                None,
+                claim.map(|(_, lease)| micros(now) + span(lease)),
+                None,
+            ),
             Placement::Ready => (true, Some(micros(now)), None, None),
             Placement::Scheduled { after } => (false, Some(micros(now + after)), None, None),
             Placement::Finished => {

@@ -6,7 +6,6 @@
 //! query by primary key reads those jobs' `last_updated_at` and cancel mark,
 //! and announces the jobs that moved.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use tracing::debug;
 
 use crate::job::JobId;
 use crate::store::Changes;
+use crate::store::changes::Marks;
 
 /// Jobs looked up per query.
 const LOOKUP_BATCH: usize = 500;
@@ -92,7 +92,7 @@ async fn watch(
     changes: Arc<Changes>,
 ) {
     let mut last = None;
-    let mut seen = HashMap::new();
+    let mut seen = Marks::default();
     let mut connection: Option<SqliteConnection> = None;
     loop {
         tokio::time::sleep(poll).await;
@@ -138,12 +138,9 @@ async fn watch(
 async fn announce(
     conn: &mut SqliteConnection,
     changes: &Changes,
-    seen: &mut HashMap<JobId, (i64, bool)>,
+    seen: &mut Marks,
 ) -> Result<(), sqlx::Error> {
-    let listened = changes.listened();
-    let listening: std::collections::HashSet<JobId> = listened.iter().copied().collect();
-    seen.retain(|id, _| listening.contains(id));
-    for ids in listened.chunks(LOOKUP_BATCH) {
+    for ids in seen.listened_now(changes).chunks(LOOKUP_BATCH) {
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!(
             "SELECT id, last_updated_at, cancel_requested FROM asyncep_jobs WHERE id IN ({marks})"
@@ -154,19 +151,12 @@ async fn announce(
         }
         for row in query.fetch_all(&mut *conn).await? {
             let id = JobId::from(row.try_get::<uuid::Uuid, _>("id")?);
-            let now: (i64, bool) = (
+            seen.saw(
+                changes,
+                id,
                 row.try_get("last_updated_at")?,
                 row.try_get("cancel_requested")?,
             );
-            let before = seen.insert(id, now);
-            if before == Some(now) {
-                continue;
-            }
-            if now.1 && before.is_none_or(|(_, canceled)| !canceled) {
-                changes.announce_cancel(id);
-            } else {
-                changes.announce(id);
-            }
         }
     }
     Ok(())

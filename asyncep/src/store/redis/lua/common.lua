@@ -25,7 +25,7 @@ end
 -- the job's worker must hear of).
 local function announce(prefix, id, w, now, always)
   if always then
-    redis.call('PUBLISH', prefix .. ':changed', 'cancel:' .. id)
+    redis.call('PUBLISH', prefix .. ':changed', CANCEL_PREFIX .. id)
   elseif w and w ~= '' and tonumber(w) > now then
     redis.call('PUBLISH', prefix .. ':changed', id)
   end
