@@ -81,6 +81,7 @@ pub mod context;
 mod endpoint;
 pub mod http;
 pub mod job;
+pub mod metrics;
 mod mount;
 mod problem;
 mod progress;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use asyncep::job::RawJson;
 use asyncep::store::{
-    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Renewal, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
+    NewJob, Outcome, QueueDepth, Renewal, StoreError,
 };
 use asyncep::{Job, JobId};
 
@@ -84,8 +84,11 @@ impl JobStore for Faulty {
         self.progress_writes.fetch_add(1, Ordering::AcqRel);
         self.inner.progress(lease, progress).await
     }
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         self.inner.cancel(id).await
+    }
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        self.inner.queue_depths(names).await
     }
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
         self.inner.watch(id, period).await

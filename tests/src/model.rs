@@ -486,21 +486,25 @@ impl History {
             .expect("a job");
         let answer = self.store.cancel(id).await.map_err(fail)?;
         let model = &mut self.jobs.get_mut(&id).expect("a model job").doc;
-        match model.status {
+        let ended = match model.status {
             JobStatus::Queued | JobStatus::Scheduled => {
                 end_canceled(model);
                 model.next_attempt = false;
                 self.ready.retain(|ready| *ready != id);
                 self.due.retain(|due| *due != id);
+                true
             }
-            JobStatus::InProgress => model.cancel_requested = true,
-            JobStatus::Completed | JobStatus::Failed | JobStatus::Canceled => {}
-        }
+            JobStatus::InProgress => {
+                model.cancel_requested = true;
+                false
+            }
+            JobStatus::Completed | JobStatus::Failed | JobStatus::Canceled => false,
+        };
         let model = &self.jobs[&id].doc;
+        let answer = answer.map(|canceled| (Doc::of(&canceled.job), canceled.ended));
         agree!(
-            answer.as_ref().map(Doc::of).as_ref() == Some(model),
-            "cancel of {id} answered {:?}, the model {model:?}",
-            answer.as_ref().map(Doc::of)
+            answer.as_ref() == Some(&(model.clone(), ended)),
+            "cancel of {id} answered {answer:?}, the model {model:?} (ended: {ended})"
         );
         Ok(vec![id])
     }

@@ -22,7 +22,12 @@ pub(super) async fn cancel(State(api): State<Arc<Api>>, request: Request) -> Res
         Err(refusal) => return refusal,
     };
     let job = match api.store.cancel(id).await {
-        Ok(Some(job)) => job,
+        Ok(Some(canceled)) => {
+            if canceled.ended {
+                crate::metrics::canceled_waiting(&canceled.job.name);
+            }
+            canceled.job
+        }
         Ok(None) => return Problem::job_not_found(id).into_response(),
         Err(error) => return Problem::from(&error).into_response(),
     };

@@ -125,8 +125,11 @@ async fn accept(
         }
         error => Problem::from(&error).into_response(),
     })?;
-    if let Created::Existing(job) = &created {
-        debug!(existing = %job.id, "repeated request; answering with the existing job");
+    match &created {
+        Created::New(_) => crate::metrics::submitted(endpoint.job),
+        Created::Existing(job) => {
+            debug!(existing = %job.id, "repeated request; answering with the existing job");
+        }
     }
     let job = created.job();
     let waited = match prefer {

@@ -82,6 +82,18 @@ impl AttemptStatus {
     pub fn counts_as_failure(self) -> bool {
         matches!(self, Self::Failed | Self::TimedOut | Self::Panicked)
     }
+
+    /// The name used on the wire and in stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::TimedOut => "TimedOut",
+            Self::Panicked => "Panicked",
+            Self::Interrupted => "Interrupted",
+            Self::Canceled => "Canceled",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -119,5 +131,18 @@ mod tests {
             "\"TimedOut\""
         );
         assert_eq!(InProgress.as_str(), "InProgress");
+        for status in [
+            AttemptStatus::Succeeded,
+            AttemptStatus::Failed,
+            AttemptStatus::TimedOut,
+            AttemptStatus::Panicked,
+            AttemptStatus::Interrupted,
+            AttemptStatus::Canceled,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{}\"", status.as_str())
+            );
+        }
     }
 }

@@ -229,6 +229,16 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How often a process that runs workers reads the queue gauges
+    /// (`asyncep_queue_depth`, `asyncep_queue_oldest_age_seconds`) from the
+    /// store, for the job names it runs (default 15 s; feature `metrics`).
+    /// Each read costs the store one indexed look per name.
+    #[cfg(feature = "metrics")]
+    pub fn queue_metrics_every(mut self, period: Duration) -> Self {
+        self.worker.queue_metrics_every = period.max(Duration::from_millis(10));
+        self
+    }
+
     /// The URL clients reach the API at (`https://api.example.com`, with any
     /// path prefix a proxy adds): `Location` and `Operation-Location` become
     /// absolute URLs under it, as generic long-running-operation clients
@@ -397,6 +407,8 @@ impl RuntimeBuilder {
             });
         }
         let registry = Arc::new(Registry::collect(&self.api.job_prefix)?);
+        #[cfg(feature = "metrics")]
+        crate::metrics::describe();
         for endpoint in registry.iter() {
             if let Some(requirement) = (endpoint.state)() {
                 if !self.states.contains(requirement.type_id) {

@@ -168,7 +168,13 @@ impl Runtime {
     /// repeat of an earlier request with the same key or id.
     pub async fn submit(&self, request: JobRequest) -> Result<Created, SubmitError> {
         let job = self.prepare(request).await?;
-        Ok(self.inner.store.create(job).await?)
+        let created = self.inner.store.create(job).await?;
+        if let Created::New(job) = &created
+            && let Some(endpoint) = self.inner.registry.get(&job.name)
+        {
+            crate::metrics::submitted(endpoint.job);
+        }
+        Ok(created)
     }
 
     /// Checks a request as [`submit`](Self::submit) does and returns the job

@@ -40,8 +40,8 @@ pub use error::StoreError;
 pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::MemoryStore;
 pub use types::{
-    ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames, Lease, Maintenance,
-    NewJob, Outcome, Renewal, Retention,
+    Cancellation, ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames,
+    Lease, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention,
 };
 pub(crate) use url::redact_url;
 
@@ -208,8 +208,15 @@ pub trait JobStore: Send + Sync + 'static {
     /// at once; a running one is marked, and ends `Canceled` when its worker
     /// stops it. A canceled job, or one already marked, is left as it is.
     /// Returns the job as it is now (`Completed` and `Failed` jobs are left
-    /// alone and returned too), or `None` if the store has no such job.
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+    /// alone and returned too) and whether this cancel ended it, or `None`
+    /// if the store has no such job.
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError>;
+
+    /// How the queue of each of `names` stands, in the order of `names`:
+    /// read from the indexes the claim uses, never by counting the whole
+    /// jobs table (the count costs in proportion to that name's runnable
+    /// jobs at most).
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError>;
 
     /// Announces the changes of `id` in every process for the next
     /// `period`, so that a waiter in this process hears of them. Stores seen

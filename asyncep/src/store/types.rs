@@ -164,6 +164,10 @@ pub struct ClaimedJob {
     pub caller: Option<Caller>,
     /// The lease under which the worker runs it.
     pub lease: Lease,
+    /// How long the job waited to run: from when it became runnable (its
+    /// submit, a retry falling due, a requeue) to this claim, on the store's
+    /// clock. Zero in the answer to a repeated claim.
+    pub waited: Duration,
 }
 
 /// The answer to [`JobStore::claim`](super::JobStore::claim).
@@ -175,6 +179,29 @@ pub struct Claimed {
     /// When nothing was runnable: how long until the earliest `Scheduled`
     /// job falls due, measured on the store's clock.
     pub next_due: Option<Duration>,
+}
+
+/// The answer to [`JobStore::cancel`](super::JobStore::cancel).
+#[derive(Debug)]
+pub struct Cancellation {
+    /// The job as the cancel left it.
+    pub job: crate::job::Job,
+    /// This cancel ended the job: it was waiting, and is `Canceled` now. A
+    /// running job's cancel only marks it (its worker ends it), and a
+    /// repeat changes nothing.
+    pub ended: bool,
+}
+
+/// How one job name's queue stands, as
+/// [`JobStore::queue_depths`](super::JobStore::queue_depths) reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Jobs that could run now: waiting in the queue, or a retry that fell
+    /// due.
+    pub runnable: u64,
+    /// How long the oldest of them has been runnable, on the store's clock;
+    /// `None` when there is none.
+    pub oldest: Option<Duration>,
 }
 
 /// A finished attempt and what follows it.

@@ -82,6 +82,8 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         progress: sink,
     };
     let started_at = Timestamp::now();
+    let clock = std::time::Instant::now();
+    crate::metrics::started(endpoint.job, job.waited);
     let timeout = endpoint.timeout.unwrap_or(context.settings.timeout);
     let handler = AssertUnwindSafe((endpoint.run)(run)).catch_unwind();
     let asked = kept.cancel_asked();
@@ -103,6 +105,8 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
     let finished_at = Timestamp::now();
     let (status, result, error, permanent) = match ended {
         Ended::LeaseLost => {
+            let ran = clock.elapsed();
+            crate::metrics::attempt_ended(endpoint.job, AttemptStatus::Interrupted, ran, None);
             warn!(
                 token = job.lease.token,
                 "stopped the handler: its lease was lost, and the job belongs to the next claim"
@@ -181,7 +185,9 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         result,
         error,
     };
-    finish(context, &job.lease, &kept, &signals.abort, attempt, next).await;
+    let ran = clock.elapsed();
+    let recorded = finish(context, &job.lease, &kept, &signals.abort, attempt, next).await;
+    crate::metrics::attempt_ended(endpoint.job, status, ran, recorded.then_some(next));
 }
 
 enum Ended {
@@ -214,7 +220,8 @@ fn interrupted(started_at: Timestamp, why: &str) -> Attempt {
 
 /// Records the attempt, trying again while the store fails and the lease,
 /// still renewed by its heartbeat, holds. A finish repeated after a lost
-/// reply is recognised by the store, so it is never recorded twice.
+/// reply is recognised by the store, so it is never recorded twice. Returns
+/// whether the store recorded it.
 async fn finish(
     context: &WorkerContext,
     lease: &Lease,
@@ -222,7 +229,7 @@ async fn finish(
     abort: &CancellationToken,
     attempt: Attempt,
     next: Next,
-) {
+) -> bool {
     let outcome = Outcome { attempt, next };
     let mut pause = Duration::from_millis(50);
     loop {
@@ -231,10 +238,10 @@ async fn finish(
             () = kept.lost().cancelled() => Err(StoreError::LeaseLost { id: lease.job_id }),
         };
         let error = match finished {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(error @ StoreError::LeaseLost { .. }) => {
                 warn!(%error, "the attempt's outcome was refused: the lease was lost before it was recorded");
-                return;
+                return false;
             }
             Err(error) if error.is_transient() => error,
             Err(error) => {
@@ -242,7 +249,7 @@ async fn finish(
                 // lease (and this worker) forever. Let the lease run out;
                 // recovery gives the job to the next claim.
                 error!(%error, "the attempt's outcome cannot be recorded; letting its lease run out");
-                return;
+                return false;
             }
         };
         warn!(%error, retry_in = ?pause, "could not record the attempt; trying again under the live lease");
@@ -250,11 +257,11 @@ async fn finish(
             () = tokio::time::sleep(pause) => {}
             () = kept.lost().cancelled() => {
                 error!("the lease was lost before the attempt could be recorded; the job will run again");
-                return;
+                return false;
             }
             () = abort.cancelled() => {
                 error!("the shutdown grace ran out before the attempt could be recorded; the job will run again");
-                return;
+                return false;
             }
         }
         pause = (pause * 2).min(Duration::from_secs(2));

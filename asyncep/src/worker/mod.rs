@@ -9,6 +9,8 @@
 //! The worker knows the store, the registry and the states; never axum.
 
 mod attempt;
+#[cfg(feature = "metrics")]
+mod gauges;
 mod lease;
 mod progress;
 mod retry;
@@ -44,6 +46,10 @@ pub(crate) struct WorkerSettings {
     pub(crate) cancel_grace: Duration,
     /// The largest result a handler may return, as JSON bytes.
     pub(crate) result_limit: usize,
+    /// How often the queue gauges are read from the store (feature
+    /// `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) queue_metrics_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -57,6 +63,8 @@ impl Default for WorkerSettings {
             shutdown_grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(10),
             result_limit: 1024 * 1024,
+            #[cfg(feature = "metrics")]
+            queue_metrics_every: Duration::from_secs(15),
         }
     }
 }
@@ -143,13 +151,23 @@ impl Workers {
                 },
             ));
         }
-        let (context, signals) = (context.clone(), self.signals.clone());
+        let (maintained, signals) = (context.clone(), self.signals.clone());
         self.tracker.spawn(supervise::supervise(
             "store maintenance",
             self.signals.stop.clone(),
             None,
-            move || maintain_loop(context.clone(), signals.clone()),
+            move || maintain_loop(maintained.clone(), signals.clone()),
         ));
+        #[cfg(feature = "metrics")]
+        {
+            let (context, signals) = (context.clone(), self.signals.clone());
+            self.tracker.spawn(supervise::supervise(
+                "queue gauges",
+                self.signals.stop.clone(),
+                None,
+                move || gauges::queue_gauges(context.clone(), signals.clone()),
+            ));
+        }
     }
 
     /// How many worker loops run now.
@@ -253,11 +271,14 @@ async fn maintain_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
             () = signals.stop.cancelled() => return,
         }
         match context.store.maintain().await {
-            Ok(done) if !done.recovered.is_empty() => warn!(
-                count = done.recovered.len(),
-                ids = ?done.recovered,
-                "requeued jobs whose worker stopped renewing its lease"
-            ),
+            Ok(done) if !done.recovered.is_empty() => {
+                crate::metrics::recovered(done.recovered.len());
+                warn!(
+                    count = done.recovered.len(),
+                    ids = ?done.recovered,
+                    "requeued jobs whose worker stopped renewing its lease"
+                );
+            }
             Ok(_) => {}
             Err(error) => warn!(%error, "could not maintain the job store"),
         }

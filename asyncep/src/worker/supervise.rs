@@ -52,6 +52,7 @@ struct Alive(Arc<AtomicUsize>);
 impl Alive {
     fn new(live: Arc<AtomicUsize>) -> Self {
         live.fetch_add(1, Ordering::AcqRel);
+        crate::metrics::worker_alive(true);
         Self(live)
     }
 }
@@ -59,6 +60,7 @@ impl Alive {
 impl Drop for Alive {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::worker_alive(false);
     }
 }
 

@@ -19,13 +19,17 @@ const HEARING: Duration = Duration::from_secs(10);
 pub async fn a_cancel_ends_a_waiting_job_at_once(store: Arc<dyn JobStore>) {
     let name = unique("cancel-queued");
     let id = create(&*store, new_job(&name)).await;
-    let job = store.cancel(id).await.unwrap().expect("the job");
+    let canceled = store.cancel(id).await.unwrap().expect("the job");
+    assert!(canceled.ended, "this cancel ended it");
+    let job = canceled.job;
     assert_eq!(job.status, JobStatus::Canceled);
     assert_eq!(job.error.as_ref().unwrap().code, ErrorInfo::CANCELED);
     assert!(job.completed_at.is_some());
     assert!(job.attempts.is_empty(), "it never ran");
     assert!(claim(&*store, &names(&[&name])).await.is_none());
     let again = store.cancel(id).await.unwrap().unwrap();
+    assert!(!again.ended, "a repeat ends nothing");
+    let again = again.job;
     assert_eq!(
         (again.status, again.last_updated_at),
         (JobStatus::Canceled, job.last_updated_at),
@@ -45,6 +49,8 @@ pub async fn a_cancel_ends_a_scheduled_job(store: Arc<dyn JobStore>) {
     };
     finish(&*store, &job, AttemptStatus::Failed, soon).await;
     let canceled = store.cancel(id).await.unwrap().unwrap();
+    assert!(canceled.ended);
+    let canceled = canceled.job;
     assert_eq!(canceled.status, JobStatus::Canceled);
     assert_eq!(canceled.next_attempt_at, None);
     assert_eq!(canceled.attempts.len(), 1);
@@ -67,6 +73,8 @@ pub async fn a_running_job_is_marked_and_its_renewal_says_so(store: Arc<dyn JobS
             .cancel_requested
     );
     let marked = store.cancel(id).await.unwrap().unwrap();
+    assert!(!marked.ended, "a running job is only marked");
+    let marked = marked.job;
     assert_eq!(marked.status, JobStatus::InProgress);
     assert!(marked.cancel_requested);
     assert!(
@@ -77,7 +85,8 @@ pub async fn a_running_job_is_marked_and_its_renewal_says_so(store: Arc<dyn JobS
             .cancel_requested
     );
     let repeat = store.cancel(id).await.unwrap().unwrap();
-    assert_eq!(repeat.last_updated_at, marked.last_updated_at);
+    assert!(!repeat.ended);
+    assert_eq!(repeat.job.last_updated_at, marked.last_updated_at);
     finish(&*store, &job, AttemptStatus::Interrupted, Next::Requeue).await;
     let ended = store.get(id).await.unwrap().unwrap();
     assert_eq!(ended.status, JobStatus::Canceled);
@@ -103,6 +112,8 @@ pub async fn a_finished_job_is_left_alone_by_a_cancel(store: Arc<dyn JobStore>) 
         finish(&*store, &job, status, next).await;
         let before = store.get(id).await.unwrap().unwrap();
         let after = store.cancel(id).await.unwrap().unwrap();
+        assert!(!after.ended);
+        let after = after.job;
         assert_eq!(after.status, end);
         assert_eq!(after, before, "nothing changed");
     }

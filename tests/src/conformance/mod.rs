@@ -22,7 +22,9 @@ use asyncep::store::{
 use crate::wait_until;
 
 mod control;
+mod queues;
 pub use control::*;
+pub use queues::*;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -51,6 +53,7 @@ macro_rules! store_conformance {
             a_running_job_is_marked_and_its_renewal_says_so,
             a_finished_job_is_left_alone_by_a_cancel, a_canceled_job_whose_worker_died_ends_canceled,
             progress_is_kept_under_the_lease_only, changes_of_a_watched_job_are_announced,
+            a_claim_tells_how_long_its_job_waited, queue_depths_count_runnable_jobs_only,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -14,6 +14,7 @@ mod idempotency;
 mod interop;
 mod memory_only;
 mod memory_store;
+mod metrics;
 mod postgres_only;
 mod postgres_store;
 mod processes;

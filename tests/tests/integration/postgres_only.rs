@@ -73,32 +73,32 @@ async fn a_schema_newer_than_the_binary_is_refused_with_a_message() {
     store.pool().close().await;
 }
 
-/// A schema an older asyncep left is brought up to date at start, and its
-/// jobs are kept.
+/// A schema the first asyncep left (version 1, with a job in it) is brought
+/// up to date at start, and its job is kept and runs.
 #[tokio::test]
 async fn an_older_schema_is_migrated_and_keeps_its_jobs() {
     let Some(database) = OwnDatabase::create().await else {
         return;
     };
-    let store = PostgresStore::builder(database.url()).build().unwrap();
-    store.start().await.unwrap();
+    // The exported SQL up to where it records version 1: what the first
+    // release ran.
+    let sql = PostgresStore::migration_sql("asyncep");
+    let first = "INSERT INTO asyncep.asyncep_schema (version) VALUES (1);\n";
+    let cut = sql.find(first).expect("version 1 is recorded") + first.len();
+    let mut conn = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql[..cut].to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let id = asyncep::JobId::new();
-    store
-        .create(asyncep::store::NewJob {
-            id,
-            name: "kept".into(),
-            max_retries: 0,
-            input: asyncep::job::JobInput::default(),
-            idempotency: None,
-            caller: None,
-        })
+    let input = serde_json::to_string(&asyncep::job::JobInput::default()).unwrap();
+    sqlx::query("SELECT * FROM asyncep.create_job($1, 'kept', 0, $2, NULL, NULL, NULL)")
+        .bind(id.as_uuid())
+        .bind(input)
+        .execute(&mut conn)
         .await
         .unwrap();
-    sqlx::query("UPDATE asyncep.asyncep_schema SET version = 1")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    store.shutdown().await;
+    conn.close().await.unwrap();
     let later = PostgresStore::builder(database.url()).build().unwrap();
     later.start().await.expect("the older schema is migrated");
     let version: i32 = sqlx::query_scalar("SELECT version FROM asyncep.asyncep_schema")
@@ -107,9 +107,21 @@ async fn an_older_schema_is_migrated_and_keeps_its_jobs() {
         .unwrap();
     assert!(version > 1, "at version {version}");
     assert!(later.get(id).await.unwrap().is_some(), "the job is kept");
+    let names = asyncep::store::JobNames::new(["kept".into()]);
+    let claimed = later
+        .claim(&asyncep::store::ClaimRequest {
+            names,
+            lease: std::time::Duration::from_secs(30),
+            limit: 1,
+            id: asyncep::store::ClaimId::new(),
+            repeat: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.jobs.len(), 1, "the kept job runs");
+    assert_eq!(claimed.jobs[0].id, id);
     later.shutdown().await;
     later.pool().close().await;
-    store.pool().close().await;
 }
 
 /// The application's own `sqlx` migrations (in `_sqlx_migrations`) and

@@ -12,10 +12,10 @@ use tokio::sync::Notify;
 use self::clock::Clock;
 use self::state::{Admission, State};
 use super::{
-    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Renewal, Retention, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
+    NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
 };
-use crate::job::{Event, Job, JobId, RawJson, Refusal, Timestamp};
+use crate::job::{Event, Job, JobId, JobStatus, RawJson, Refusal, Timestamp};
 
 /// A [`JobStore`] in this process's memory.
 ///
@@ -241,15 +241,27 @@ impl JobStore for MemoryStore {
         Ok(())
     }
 
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         let (now, mono) = (Timestamp::now(), self.clock.now());
         let canceled = self.lock().cancel(id, now, mono, self.retention);
         Ok(canceled.map(|(job, moved)| {
             if moved {
                 self.changes.announce_cancel(id);
             }
-            job
+            Cancellation {
+                ended: moved && job.status == JobStatus::Canceled,
+                job,
+            }
         }))
+    }
+
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        let now = self.clock.now();
+        let state = self.lock();
+        Ok(names
+            .iter()
+            .map(|name| state.queue_depth(name, now))
+            .collect())
     }
 
     fn changes(&self) -> &Arc<Changes> {

@@ -26,8 +26,8 @@ pub(super) struct State {
     pub(super) jobs: HashMap<JobId, Record, Hasher>,
     keys: HashMap<String, JobId, Hasher>,
     /// Runnable jobs per name, each with the sequence number that orders
-    /// jobs across names.
-    ready: HashMap<Cow<'static, str>, VecDeque<(u64, JobId)>, Hasher>,
+    /// jobs across names and when it joined the queue.
+    ready: HashMap<Cow<'static, str>, VecDeque<(u64, Mono, JobId)>, Hasher>,
     /// Jobs waiting for a retry, per name, earliest first. A due retry joins
     /// the end of its ready queue when a claim for its name finds it due (as
     /// on Redis).
@@ -133,7 +133,7 @@ impl Record {
         self.idempotency.as_ref().map(|i| i.fingerprint)
     }
 
-    fn claimed(&self, id: JobId, ttl: Duration) -> ClaimedJob {
+    fn claimed(&self, id: JobId, ttl: Duration, waited: Duration) -> ClaimedJob {
         ClaimedJob {
             id,
             name: self.name.clone(),
@@ -147,6 +147,7 @@ impl Record {
                 token: self.life.token,
                 ttl,
             },
+            waited,
         }
     }
 }
@@ -167,12 +168,12 @@ impl State {
         self.sequence
     }
 
-    fn enqueue(&mut self, name: Cow<'static, str>, id: JobId) {
+    fn enqueue(&mut self, name: Cow<'static, str>, id: JobId, now: Mono) {
         let sequence = self.next_sequence();
         self.ready
             .entry(name)
             .or_default()
-            .push_back((sequence, id));
+            .push_back((sequence, now, id));
     }
 
     /// Stores `new`, or finds the job it repeats. Expired jobs are dropped
@@ -233,7 +234,7 @@ impl State {
                         keys: key.into_iter().collect(),
                     })
                 });
-                self.enqueue(new.name.clone(), new.id);
+                self.enqueue(new.name.clone(), new.id, mono);
 
                 self.bytes += weight;
                 let record = Record {
@@ -293,20 +294,51 @@ impl State {
         for (_, _, id) in due {
             if let Some(record) = self.jobs.get(&id) {
                 let name = record.name.clone();
-                self.enqueue(name, id);
+                self.enqueue(name, id, now);
             }
         }
         next_due.map(|at| at.since(now))
     }
 
-    /// The id of the oldest ready job among `names`.
-    fn pop_oldest(&mut self, names: &crate::store::JobNames) -> Option<JobId> {
+    /// The id of the oldest ready job among `names`, and when it joined
+    /// the queue.
+    fn pop_oldest(&mut self, names: &crate::store::JobNames) -> Option<(JobId, Mono)> {
         let name = names
             .iter()
             .filter_map(|name| Some((self.ready.get(name)?.front()?.0, name)))
             .min()
             .map(|(_, name)| name)?;
-        self.ready.get_mut(name)?.pop_front().map(|(_, id)| id)
+        self.ready
+            .get_mut(name)?
+            .pop_front()
+            .map(|(_, since, id)| (id, since))
+    }
+
+    /// How the queue of `name` stands: its ready jobs, and its retries
+    /// that fell due (counted from the heap of that name's retries alone).
+    pub(super) fn queue_depth(&self, name: &str, now: Mono) -> crate::store::QueueDepth {
+        let ready = self.ready.get(name);
+        let due = self.scheduled.get(name).map_or((0, None), |heap| {
+            heap.iter().filter(|Reverse(retry)| retry.0 <= now).fold(
+                (0_u64, None::<Mono>),
+                |(count, earliest), Reverse(retry)| {
+                    (
+                        count + 1,
+                        Some(earliest.map_or(retry.0, |e| e.min(retry.0))),
+                    )
+                },
+            )
+        });
+        let since = ready
+            .and_then(|queue| queue.front())
+            .map(|&(_, since, _)| since)
+            .into_iter()
+            .chain(due.1)
+            .min();
+        crate::store::QueueDepth {
+            runnable: ready.map_or(0, |queue| queue.len() as u64) + due.0,
+            oldest: since.map(|since| now.since(since)),
+        }
     }
 
     /// The jobs the claim `claim` took that still run under it, oldest
@@ -317,7 +349,9 @@ impl State {
             .iter()
             // Only leases that still hold: an expired one belongs to recovery.
             .filter(|(_, running)| running.claim == claim && running.deadline > now)
-            .map(|(id, running)| self.jobs[id].claimed(*id, running.deadline.since(now)))
+            .map(|(id, running)| {
+                self.jobs[id].claimed(*id, running.deadline.since(now), Duration::ZERO)
+            })
             .collect();
         jobs.sort_by_key(|job| job.lease.token);
         jobs
@@ -338,7 +372,7 @@ impl State {
         let deadline = mono + request.lease;
         let mut jobs = Vec::new();
         while jobs.len() < request.limit.max(1) {
-            let Some(id) = self.pop_oldest(&request.names) else {
+            let Some((id, since)) = self.pop_oldest(&request.names) else {
                 break;
             };
             self.tokens += 1;
@@ -349,7 +383,7 @@ impl State {
             if record.life.apply(Event::Claim { token }, now).is_err() {
                 continue;
             }
-            jobs.push(record.claimed(id, request.lease));
+            jobs.push(record.claimed(id, request.lease, mono.since(since)));
             self.running.insert(
                 id,
                 Running {
@@ -449,7 +483,7 @@ impl State {
         }
         match step.placement {
             Placement::Running => {}
-            Placement::Ready => self.enqueue(name, id),
+            Placement::Ready => self.enqueue(name, id, mono),
             Placement::Scheduled { after } => {
                 let sequence = self.next_sequence();
                 self.scheduled

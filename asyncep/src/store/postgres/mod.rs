@@ -20,8 +20,8 @@ use self::statements::{Recovery, Statements, sql};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, Renewal, Retention, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease,
+    Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
 };
 use crate::caller::Caller;
 use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
@@ -383,6 +383,7 @@ impl JobStore for PostgresStore {
             };
             let token: i64 = row.try_get("token").map_err(error)?;
             let left: i64 = row.try_get("lease_left").map_err(error)?;
+            let waited: i64 = row.try_get("waited").map_err(error)?;
             let caller: Option<String> = row.try_get("caller").map_err(error)?;
             claimed.jobs.push(ClaimedJob {
                 id,
@@ -397,6 +398,7 @@ impl JobStore for PostgresStore {
                     token: u64::try_from(token).unwrap_or(0),
                     ttl: Duration::from_micros(u64::try_from(left).unwrap_or(0)),
                 },
+                waited: Duration::from_micros(u64::try_from(waited).unwrap_or(0)),
             });
         }
         claimed.jobs.sort_by_key(|job| job.lease.token);
@@ -439,7 +441,7 @@ impl JobStore for PostgresStore {
         }
     }
 
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         let outcome: i32 = sqlx::query_scalar(sql(&self.inner.statements.cancel))
             .bind(id.as_uuid())
             .bind(self.failed_ms())
@@ -451,11 +453,35 @@ impl JobStore for PostgresStore {
         }
         // Read first: the answer shows the job as the cancel left it (its
         // worker in another process hears of it at the commit anyway).
-        let job = self.get(id).await;
-        if outcome == 1 {
+        let job = self.get(id).await?;
+        // 1: a running job marked; 3: a waiting job ended; 2: no change.
+        if outcome == 1 || outcome == 3 {
             self.changes().announce_cancel(id);
         }
-        job
+        Ok(job.map(|job| Cancellation {
+            job,
+            ended: outcome == 3,
+        }))
+    }
+
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        let names: Vec<&str> = names.iter().collect();
+        let rows = sqlx::query(sql(&self.inner.statements.queues))
+            .bind(&names)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        rows.iter()
+            .map(|row| {
+                let runnable: i64 = row.try_get("runnable").map_err(error)?;
+                let oldest: Option<i64> = row.try_get("oldest").map_err(error)?;
+                Ok(QueueDepth {
+                    runnable: u64::try_from(runnable).unwrap_or(0),
+                    oldest: oldest
+                        .map(|age| Duration::from_micros(u64::try_from(age).unwrap_or(0))),
+                })
+            })
+            .collect()
     }
 
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {

@@ -19,6 +19,9 @@ pub(super) struct Statements {
     pub(super) renew: Arc<str>,
     pub(super) progress: Arc<str>,
     pub(super) cancel: Arc<str>,
+    /// How the queues of some names stand: runnable jobs and the oldest's
+    /// age, from the claim's two partial indexes.
+    pub(super) queues: Arc<str>,
     pub(super) watch: Arc<str>,
     /// Drops the watches that ran out (by `maintain`).
     pub(super) unwatch: Arc<str>,
@@ -58,6 +61,18 @@ impl Statements {
             .into(),
             progress: format!("SELECT {s}.progress_job($1, $2, $3) AS stored").into(),
             cancel: format!("SELECT {s}.cancel_job($1, $2) AS outcome").into(),
+            queues: format!(
+                "WITH t AS (SELECT {s}.now_us() AS now) \
+                 SELECT (SELECT count(*) FROM {s}.jobs j WHERE j.ready AND j.name = n.name) \
+                   + (SELECT count(*) FROM {s}.jobs j WHERE j.status = 'Scheduled' AND NOT j.ready \
+                      AND j.name = n.name AND j.run_at <= t.now) AS runnable, \
+                 t.now - least( \
+                   (SELECT min(j.run_at) FROM {s}.jobs j WHERE j.ready AND j.name = n.name), \
+                   (SELECT min(j.run_at) FROM {s}.jobs j WHERE j.status = 'Scheduled' \
+                      AND NOT j.ready AND j.name = n.name AND j.run_at <= t.now)) AS oldest \
+                 FROM t, unnest($1::text[]) WITH ORDINALITY AS n(name, place) ORDER BY n.place"
+            )
+            .into(),
             watch: format!(
                 "INSERT INTO {s}.watches (id, until) VALUES ($1, {s}.now_us() + $2) \
                  ON CONFLICT (id) DO UPDATE SET until = greatest({s}.watches.until, excluded.until)"

@@ -26,8 +26,8 @@ use self::reply::{claimed_job, encode_caller, micros, millis, text};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Renewal, Retention, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
+    NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
 };
 use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
 
@@ -333,11 +333,11 @@ impl JobStore for RedisStore {
         }
     }
 
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         let keys = &self.inner.keys;
         let (job, id_text) = (keys.job(id), id.to_string());
         let failed_ms = millis(self.inner.retention.failed);
-        let found: u8 = self
+        let answer: u8 = self
             .invoke(|_| {
                 let mut invocation = scripts::CANCEL.prepare_invoke();
                 invocation
@@ -348,14 +348,41 @@ impl JobStore for RedisStore {
                 invocation
             })
             .await?;
-        if found == 0 {
+        if answer == 0 {
             return Ok(None);
         }
         // Read first: the answer shows the job as the cancel left it, not
         // as its worker (told at once) may have moved it since.
-        let job = self.get(id).await;
+        let job = self.get(id).await?;
         self.inner.listener.changes().announce_cancel(id);
-        job
+        Ok(job.map(|job| Cancellation {
+            job,
+            ended: answer == 2,
+        }))
+    }
+
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        let keys = &self.inner.keys;
+        let sets: Vec<_> = names
+            .iter()
+            .map(|name| (keys.queue(name), keys.scheduled(name)))
+            .collect();
+        let reply: Vec<i64> = self
+            .invoke(|_| {
+                let mut invocation = scripts::QUEUES.prepare_invoke();
+                for (queue, scheduled) in &sets {
+                    invocation.key(queue).key(scheduled);
+                }
+                invocation
+            })
+            .await?;
+        Ok(reply
+            .chunks_exact(2)
+            .map(|pair| QueueDepth {
+                runnable: u64::try_from(pair[0]).unwrap_or(0),
+                oldest: u64::try_from(pair[1]).ok().map(Duration::from_micros),
+            })
+            .collect())
     }
 
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {

@@ -97,6 +97,7 @@ pub(super) fn claimed_job(fields: &[Value]) -> Result<ClaimedJob, StoreError> {
             token: number(1)?,
             ttl: Duration::from_micros(number(7)?),
         },
+        waited: Duration::from_micros(number(9)?),
     })
 }
 

@@ -54,6 +54,7 @@ script!(RECOVER, "lua/recover.lua");
 script!(CANCEL, "lua/cancel.lua");
 script!(PROGRESS, "lua/progress.lua");
 script!(WATCH, "lua/watch.lua");
+script!(QUEUES, "lua/queues.lua");
 
 #[cfg(test)]
 mod tests {

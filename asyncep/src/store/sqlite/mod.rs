@@ -20,10 +20,10 @@ use self::row::error;
 use self::wakeup::Wakeup;
 use self::writer::{Command, Writer};
 use super::{
-    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Renewal, Retention, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
+    NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
 };
-use crate::job::{Job, JobId, Placement, RawJson, Timestamp};
+use crate::job::{Job, JobId, JobStatus, Placement, RawJson, Timestamp};
 
 /// Finished jobs purged per transaction by `maintain`.
 const PURGE_BATCH: i64 = 1000;
@@ -299,7 +299,7 @@ impl JobStore for SqliteStore {
         }
     }
 
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         let canceled = self
             .inner
             .writer
@@ -309,8 +309,25 @@ impl JobStore for SqliteStore {
             if moved {
                 self.changes().announce_cancel(id);
             }
-            job
+            Cancellation {
+                ended: moved && job.status == JobStatus::Canceled,
+                job,
+            }
         }))
+    }
+
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        let mut conn = self.inner.readers.acquire().await.map_err(error)?;
+        let mut read = Operation {
+            conn: &mut conn,
+            now: Timestamp::now(),
+            retention: self.inner.retention,
+        };
+        let mut depths = Vec::with_capacity(names.len());
+        for name in names.iter() {
+            depths.push(read.queue_depth(name).await?);
+        }
+        Ok(depths)
     }
 
     async fn watch(&self, _id: JobId, _period: Duration) -> Result<(), StoreError> {

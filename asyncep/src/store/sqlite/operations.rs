@@ -17,7 +17,8 @@ use crate::job::{
 use crate::store::record::StoredAttempt;
 use crate::store::repeat::{Decision, Found, decide, scoped_key};
 use crate::store::{
-    ClaimRequest, Claimed, ClaimedJob, Created, Lease, NewJob, Outcome, Retention, StoreError,
+    ClaimRequest, Claimed, ClaimedJob, Created, Lease, NewJob, Outcome, QueueDepth, Retention,
+    StoreError,
 };
 
 /// Expired leases recovered per statement.
@@ -212,9 +213,10 @@ impl Operation<'_> {
                 for row in &rows {
                     let left: i64 = row.try_get("lease_expires_at").map_err(error)?;
                     let left = u64::try_from(left - micros(self.now)).unwrap_or(0);
+                    let left = Duration::from_micros(left);
                     claimed
                         .jobs
-                        .push(claimed_job(row, &life(row)?, Duration::from_micros(left))?);
+                        .push(claimed_job(row, &life(row)?, left, Duration::ZERO)?);
                 }
                 return Ok(claimed);
             }
@@ -242,12 +244,18 @@ impl Operation<'_> {
         let first = self.next("token", rows.len() as i64).await?;
         for (token, row) in (first..).zip(&rows) {
             let id = JobId::from(row.try_get::<uuid::Uuid, _>("id").map_err(error)?);
+            // A ready job's `run_at` is when it became runnable.
+            let since: i64 = row.try_get("run_at").map_err(error)?;
+            let waited =
+                Duration::from_micros(u64::try_from(micros(self.now) - since).unwrap_or(0));
             let mut life = life(row)?;
             let token = u64::try_from(token).unwrap_or(0);
             let step = applied(life.apply(Event::Claim { token }, self.now), id)?;
             self.write(id, &life, step, Some((claim, request.lease)))
                 .await?;
-            claimed.jobs.push(claimed_job(row, &life, request.lease)?);
+            claimed
+                .jobs
+                .push(claimed_job(row, &life, request.lease, waited)?);
         }
         Ok(claimed)
     }
@@ -275,6 +283,30 @@ impl Operation<'_> {
             query = query.bind(name);
         }
         query.fetch_all(&mut *self.conn).await.map_err(error)
+    }
+
+    /// How the queue of `name` stands: its ready jobs and due retries,
+    /// each counted on the claim's partial indexes.
+    pub(super) async fn queue_depth(&mut self, name: &str) -> Result<QueueDepth, StoreError> {
+        let now = micros(self.now);
+        let (runnable, since): (i64, Option<i64>) = sqlx::query_as(
+            "WITH ready AS (SELECT count(*) AS n, min(run_at) AS since FROM asyncep_jobs \
+               WHERE ready = 1 AND name = ?1), \
+             due AS (SELECT count(*) AS n, min(run_at) AS since FROM asyncep_jobs \
+               WHERE status = 'Scheduled' AND ready = 0 AND name = ?1 AND run_at <= ?2) \
+             SELECT ready.n + due.n, min(coalesce(ready.since, due.since), \
+               coalesce(due.since, ready.since)) FROM ready, due",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *self.conn)
+        .await
+        .map_err(error)?;
+        Ok(QueueDepth {
+            runnable: u64::try_from(runnable).unwrap_or(0),
+            oldest: since
+                .map(|since| Duration::from_micros(u64::try_from(now - since).unwrap_or(0))),
+        })
     }
 
     /// Makes the due retries of `names` (a JSON array) runnable, earliest
@@ -558,6 +590,7 @@ fn claimed_job(
     row: &sqlx::sqlite::SqliteRow,
     life: &Lifecycle,
     ttl: Duration,
+    waited: Duration,
 ) -> Result<ClaimedJob, StoreError> {
     let id = JobId::from(row.try_get::<uuid::Uuid, _>("id").map_err(error)?);
     let input: Option<String> = row.try_get("input").map_err(error)?;
@@ -577,6 +610,7 @@ fn claimed_job(
             token: life.token,
             ttl,
         },
+        waited,
     })
 }
 

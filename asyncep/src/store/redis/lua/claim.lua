@@ -7,13 +7,14 @@
 -- ARGV: 1 lease (us), 2 prefix, 3 limit, 4 wake channel, 5 claim id,
 --       6 '1' for a repeat, 7 ms to keep a failed job
 -- Returns {next_due_in_us or '', {vanished ids}, job, job, ...} where a job
--- is {id, token, name, retry_count, max_retries, input, attempts_so_far, lease_left_us, caller}.
+-- is {id, token, name, retry_count, max_retries, input, attempts_so_far, lease_left_us, caller,
+-- waited_us}.
 local now = now_us()
 local prefix = ARGV[2]
 
 -- The reply for one job, from its fields {n, rc, mr, in, ac, sa, cr}.
-local function taken(id, token, f, left)
-  return {id, token, f[1], f[2] or '0', f[3], f[4], f[5] or '0', left, f[7] or ''}
+local function taken(id, token, f, left, waited)
+  return {id, token, f[1], f[2] or '0', f[3], f[4], f[5] or '0', left, f[7] or '', waited}
 end
 
 if ARGV[6] == '1' then
@@ -25,7 +26,7 @@ if ARGV[6] == '1' then
     local left = tonumber(running[i + 1]) - now
     -- Only leases that still hold: an expired one belongs to recovery.
     if f[10] == ARGV[5] and f[9] == 'InProgress' and left > 0 then
-      reply[#reply + 1] = taken(id, f[8], f, left)
+      reply[#reply + 1] = taken(id, f[8], f, left, 0)
     end
   end
   if #reply > 2 then
@@ -97,7 +98,8 @@ while claimed < limit do
     redis.call('ZADD', KEYS[1], expires, best_id)
     announce(prefix, best_id, f[9], now, false)
     claimed = claimed + 1
-    reply[#reply + 1] = taken(best_id, token, f, lease)
+    -- A queue's score is when the job joined it.
+    reply[#reply + 1] = taken(best_id, token, f, lease, math.max(0, now - best_score))
   end
 end
 

@@ -1,0 +1,307 @@
+//! What asyncep counts and measures (feature `metrics`), through the
+//! [`metrics`](https://docs.rs/metrics) facade: whichever recorder the
+//! application installs (Prometheus, OpenTelemetry, StatsD) receives them.
+//! Without the feature, or without a recorder, every call here costs
+//! nothing (or one atomic load).
+//!
+//! Names follow OpenTelemetry's messaging conventions where one fits, spelt
+//! as OpenTelemetry's Prometheus exporter spells them, and `asyncep_*`
+//! otherwise. Every per-job metric carries the job's name as
+//! `messaging_destination_name`.
+//!
+//! | name | kind | what |
+//! |---|---|---|
+//! | `messaging_client_sent_messages_total` | counter | jobs submitted (a repeated request that found its job is not counted) |
+//! | `messaging_client_consumed_messages_total` | counter | attempts started by a worker |
+//! | `messaging_process_duration_seconds` | histogram | run time of each attempt; `error_type` is the attempt's status when it did not succeed |
+//! | `asyncep_jobs_succeeded_total` | counter | jobs that completed |
+//! | `asyncep_jobs_failed_total` | counter | jobs that failed for good |
+//! | `asyncep_jobs_retried_total` | counter | failed attempts given a retry |
+//! | `asyncep_jobs_interrupted_total` | counter | attempts cut short by a shutdown and handed back to the queue |
+//! | `asyncep_jobs_canceled_total` | counter | jobs that ended canceled (waiting ones by the cancel, running ones by their worker) |
+//! | `asyncep_jobs_recovered_total` | counter | jobs handed back because their worker stopped renewing its lease (no name: the recovery sees only ids) |
+//! | `asyncep_queue_wait_seconds` | histogram | how long each attempt waited between becoming runnable and its claim |
+//! | `asyncep_jobs_in_flight` | gauge | attempts running in this process |
+//! | `asyncep_workers_live` | gauge | worker loops running in this process |
+//! | `asyncep_queue_depth` | gauge | runnable jobs in the store, read every `queue_metrics_every` by processes that run workers, for the names they run |
+//! | `asyncep_queue_oldest_age_seconds` | gauge | how long the oldest runnable job has waited (0 when none) |
+
+use std::time::Duration;
+
+use crate::job::{AttemptStatus, Next};
+
+/// The names of the metrics above.
+pub mod names {
+    /// Jobs submitted.
+    pub const SUBMITTED: &str = "messaging_client_sent_messages_total";
+    /// Attempts started.
+    pub const STARTED: &str = "messaging_client_consumed_messages_total";
+    /// Run time of each attempt, in seconds.
+    pub const PROCESS_DURATION: &str = "messaging_process_duration_seconds";
+    /// Jobs that completed.
+    pub const SUCCEEDED: &str = "asyncep_jobs_succeeded_total";
+    /// Jobs that failed for good.
+    pub const FAILED: &str = "asyncep_jobs_failed_total";
+    /// Failed attempts given a retry.
+    pub const RETRIED: &str = "asyncep_jobs_retried_total";
+    /// Attempts cut short by a shutdown and handed back.
+    pub const INTERRUPTED: &str = "asyncep_jobs_interrupted_total";
+    /// Jobs that ended canceled.
+    pub const CANCELED: &str = "asyncep_jobs_canceled_total";
+    /// Jobs handed back after their worker's lease expired.
+    pub const RECOVERED: &str = "asyncep_jobs_recovered_total";
+    /// Time between becoming runnable and the claim, in seconds.
+    pub const QUEUE_WAIT: &str = "asyncep_queue_wait_seconds";
+    /// Attempts running in this process.
+    pub const IN_FLIGHT: &str = "asyncep_jobs_in_flight";
+    /// Worker loops running in this process.
+    pub const WORKERS: &str = "asyncep_workers_live";
+    /// Runnable jobs of a name in the store.
+    pub const QUEUE_DEPTH: &str = "asyncep_queue_depth";
+    /// Age of a name's oldest runnable job, in seconds.
+    pub const QUEUE_OLDEST_AGE: &str = "asyncep_queue_oldest_age_seconds";
+    /// The label that carries the job's name.
+    pub const JOB_NAME: &str = "messaging_destination_name";
+}
+
+/// Gives the installed recorder each metric's unit and description (the
+/// `# HELP` lines of Prometheus). [`RuntimeBuilder::build`](crate::RuntimeBuilder::build)
+/// calls it; call it again if you install your recorder later.
+///
+/// ```
+/// let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+/// let handle = recorder.handle();
+/// metrics::with_local_recorder(&recorder, || {
+///     asyncep::metrics::describe();
+///     metrics::gauge!(asyncep::metrics::names::QUEUE_DEPTH).set(3.0);
+/// });
+/// assert!(handle.render().contains("# HELP asyncep_queue_depth Runnable jobs"));
+/// ```
+#[cfg(feature = "metrics")]
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    use names::*;
+    describe_counter!(
+        SUBMITTED,
+        Unit::Count,
+        "Jobs submitted (a repeated request that found its job is not counted)."
+    );
+    describe_counter!(STARTED, Unit::Count, "Attempts started by a worker.");
+    describe_histogram!(
+        PROCESS_DURATION,
+        Unit::Seconds,
+        "Run time of each attempt; error_type is its status when it did not succeed."
+    );
+    describe_counter!(SUCCEEDED, Unit::Count, "Jobs that completed.");
+    describe_counter!(FAILED, Unit::Count, "Jobs that failed for good.");
+    describe_counter!(RETRIED, Unit::Count, "Failed attempts given a retry.");
+    describe_counter!(
+        INTERRUPTED,
+        Unit::Count,
+        "Attempts cut short by a shutdown and handed back to the queue."
+    );
+    describe_counter!(CANCELED, Unit::Count, "Jobs that ended canceled.");
+    describe_counter!(
+        RECOVERED,
+        Unit::Count,
+        "Jobs handed back because their worker stopped renewing its lease."
+    );
+    describe_histogram!(
+        QUEUE_WAIT,
+        Unit::Seconds,
+        "Time between a job becoming runnable and its claim."
+    );
+    describe_gauge!(IN_FLIGHT, Unit::Count, "Attempts running in this process.");
+    describe_gauge!(
+        WORKERS,
+        Unit::Count,
+        "Worker loops running in this process."
+    );
+    describe_gauge!(
+        QUEUE_DEPTH,
+        Unit::Count,
+        "Runnable jobs in the store, read by processes that run workers."
+    );
+    describe_gauge!(
+        QUEUE_OLDEST_AGE,
+        Unit::Seconds,
+        "How long the oldest runnable job has waited."
+    );
+}
+
+#[cfg(feature = "metrics")]
+mod record {
+    use super::names::*;
+
+    const SYSTEM: (&str, &str) = ("messaging_system", "asyncep");
+
+    pub(super) fn submitted(job: &'static str) {
+        metrics::counter!(
+            SUBMITTED,
+            &[
+                SYSTEM,
+                ("messaging_operation_name", "submit"),
+                (JOB_NAME, job)
+            ]
+        )
+        .increment(1);
+    }
+
+    pub(super) fn started(job: &'static str, waited: f64) {
+        metrics::counter!(
+            STARTED,
+            &[
+                SYSTEM,
+                ("messaging_operation_name", "process"),
+                (JOB_NAME, job)
+            ]
+        )
+        .increment(1);
+        metrics::histogram!(QUEUE_WAIT, JOB_NAME => job).record(waited);
+        metrics::gauge!(IN_FLIGHT, JOB_NAME => job).increment(1.0);
+    }
+
+    pub(super) fn attempt_ended(job: &'static str, error: Option<&'static str>, ran: f64) {
+        metrics::gauge!(IN_FLIGHT, JOB_NAME => job).decrement(1.0);
+        let operation = ("messaging_operation_name", "process");
+        match error {
+            None => metrics::histogram!(PROCESS_DURATION, &[SYSTEM, operation, (JOB_NAME, job)]),
+            Some(error) => metrics::histogram!(
+                PROCESS_DURATION,
+                &[SYSTEM, operation, (JOB_NAME, job), ("error_type", error)]
+            ),
+        }
+        .record(ran);
+    }
+
+    pub(super) fn moved(counter: &'static str, job: &'static str) {
+        metrics::counter!(counter, JOB_NAME => job).increment(1);
+    }
+
+    pub(super) fn recovered(count: u64) {
+        metrics::counter!(RECOVERED).increment(count);
+    }
+
+    pub(super) fn worker_alive(alive: bool) {
+        let workers = metrics::gauge!(WORKERS);
+        if alive {
+            workers.increment(1.0);
+        } else {
+            workers.decrement(1.0);
+        }
+    }
+
+    pub(super) fn queue(job: String, runnable: u64, oldest: f64) {
+        metrics::gauge!(QUEUE_DEPTH, JOB_NAME => job.clone()).set(runnable as f64);
+        metrics::gauge!(QUEUE_OLDEST_AGE, JOB_NAME => job).set(oldest);
+    }
+}
+
+/// A job was stored by a submit.
+#[inline]
+pub(crate) fn submitted(job: &'static str) {
+    #[cfg(feature = "metrics")]
+    record::submitted(job);
+    #[cfg(not(feature = "metrics"))]
+    let _ = job;
+}
+
+/// A worker started an attempt of `job` that waited `waited` in the queue.
+/// Pair with [`attempt_ended`].
+#[inline]
+pub(crate) fn started(job: &'static str, waited: Duration) {
+    #[cfg(feature = "metrics")]
+    record::started(job, waited.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (job, waited);
+}
+
+/// An attempt of `job` ended with `status` after running `ran`, and the job
+/// moves on to `next` (counted once the store recorded it: pass `recorded`).
+#[inline]
+pub(crate) fn attempt_ended(
+    job: &'static str,
+    status: AttemptStatus,
+    ran: Duration,
+    next: Option<Next>,
+) {
+    #[cfg(feature = "metrics")]
+    {
+        let error = (status != AttemptStatus::Succeeded).then(|| status.as_str());
+        record::attempt_ended(job, error, ran.as_secs_f64());
+        if let Some(next) = next {
+            record::moved(outcome_counter(next), job);
+        }
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (job, status, ran, next);
+}
+
+/// The counter a job's move after an attempt adds to.
+#[cfg(feature = "metrics")]
+fn outcome_counter(next: Next) -> &'static str {
+    match next {
+        Next::Complete => names::SUCCEEDED,
+        Next::Fail => names::FAILED,
+        Next::Retry { .. } => names::RETRIED,
+        Next::Requeue => names::INTERRUPTED,
+        Next::Cancel => names::CANCELED,
+    }
+}
+
+/// A cancel ended a waiting job of `job`.
+#[inline]
+pub(crate) fn canceled_waiting(job: &str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(names::CANCELED, names::JOB_NAME => job.to_owned()).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = job;
+}
+
+/// The store's recovery handed back `count` jobs of lost workers.
+#[inline]
+pub(crate) fn recovered(count: usize) {
+    #[cfg(feature = "metrics")]
+    record::recovered(count as u64);
+    #[cfg(not(feature = "metrics"))]
+    let _ = count;
+}
+
+/// A worker loop started (`true`) or stopped.
+#[inline]
+pub(crate) fn worker_alive(alive: bool) {
+    #[cfg(feature = "metrics")]
+    record::worker_alive(alive);
+    #[cfg(not(feature = "metrics"))]
+    let _ = alive;
+}
+
+/// The queue of `job` has `runnable` jobs, the oldest runnable for
+/// `oldest`.
+#[cfg(feature = "metrics")]
+pub(crate) fn queue(job: &str, runnable: u64, oldest: Option<Duration>) {
+    record::queue(
+        job.to_owned(),
+        runnable,
+        oldest.unwrap_or_default().as_secs_f64(),
+    );
+}
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_move_has_its_counter() {
+        assert_eq!(outcome_counter(Next::Complete), names::SUCCEEDED);
+        assert_eq!(outcome_counter(Next::Fail), names::FAILED);
+        assert_eq!(
+            outcome_counter(Next::Retry {
+                after: Duration::ZERO
+            }),
+            names::RETRIED
+        );
+        assert_eq!(outcome_counter(Next::Requeue), names::INTERRUPTED);
+        assert_eq!(outcome_counter(Next::Cancel), names::CANCELED);
+    }
+}
