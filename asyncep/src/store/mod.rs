@@ -110,6 +110,21 @@ pub(crate) fn redis_from_env(
     Err(missing_feature(url, "Redis", "redis"))
 }
 
+/// A SQL store's connection pool belongs to the Tokio runtime it is made
+/// in: outside one, building it is refused with this reason (sqlx would
+/// panic).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+fn in_tokio(store: &str) -> Result<(), StoreError> {
+    tokio::runtime::Handle::try_current()
+        .map(drop)
+        .map_err(|_| {
+            StoreError::Misconfigured(format!(
+                "the {store} store must be built inside a Tokio runtime (in `#[tokio::main]`, \
+                 or after `tokio::runtime::Runtime::enter`): its connection pool lives there"
+            ))
+        })
+}
+
 /// Why a store URL cannot be used by this build.
 #[cfg(any(
     not(feature = "redis"),

@@ -125,7 +125,9 @@ impl PostgresStoreBuilder {
     }
 
     /// Checks the settings and builds the store. Nothing connects until the
-    /// first operation (or [`JobStore::start`]).
+    /// first operation (or [`JobStore::start`]). Call it inside a Tokio
+    /// runtime, where its connection pool lives; outside one it is refused
+    /// ([`StoreError::Misconfigured`]).
     pub fn build(self) -> Result<PostgresStore, StoreError> {
         if !schema::valid_schema(&self.schema) {
             return Err(StoreError::Misconfigured(format!(
@@ -139,6 +141,7 @@ impl PostgresStoreBuilder {
                 super::redact_url(&self.url)
             ))
         })?;
+        super::in_tokio("PostgreSQL")?;
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(Duration::from_secs(3))
@@ -601,5 +604,17 @@ impl JobStore for PostgresStore {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.wakeup.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_built_outside_a_tokio_runtime_is_refused_with_a_reason() {
+        let built = PostgresStore::builder("postgres://127.0.0.1/test").build();
+        let error = built.err().expect("no runtime, no store");
+        assert!(error.to_string().contains("Tokio runtime"), "{error}");
     }
 }

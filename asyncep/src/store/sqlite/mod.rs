@@ -139,7 +139,9 @@ impl SqliteStoreBuilder {
     }
 
     /// Checks the settings and builds the store. Nothing opens until the
-    /// first operation (or [`JobStore::start`]).
+    /// first operation (or [`JobStore::start`]). Call it inside a Tokio
+    /// runtime, where its connection pool lives; outside one it is refused
+    /// ([`StoreError::Misconfigured`]).
     pub fn build(self) -> Result<SqliteStore, StoreError> {
         let options = if self.location.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(&self.location).map_err(|error| {
@@ -171,6 +173,7 @@ impl SqliteStoreBuilder {
                 Durability::PowerLoss => SqliteSynchronous::Full,
                 Durability::ProcessCrash => SqliteSynchronous::Normal,
             });
+        super::in_tokio("SQLite")?;
         let writer = Writer::spawn(options.clone(), self.retention);
         let readers = SqlitePoolOptions::new()
             .max_connections(self.readers)
@@ -403,5 +406,18 @@ impl JobStore for SqliteStore {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.wakeup.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_built_outside_a_tokio_runtime_is_refused_with_a_reason() {
+        let path = std::env::temp_dir().join(format!("asyncep-{}.db", JobId::new()));
+        let built = SqliteStore::builder(path.to_string_lossy()).build();
+        let error = built.err().expect("no runtime, no store");
+        assert!(error.to_string().contains("Tokio runtime"), "{error}");
     }
 }
