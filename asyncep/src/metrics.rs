@@ -129,54 +129,204 @@ pub fn describe() {
     );
 }
 
+/// The meters of each job name a runtime knows, registered when it is
+/// built, with the recorder current then (install yours first): counting
+/// an event is then an atomic add on a handle, not a look-up of a name and
+/// its labels. Empty without the feature.
+#[derive(Default)]
+pub(crate) struct Meters {
+    #[cfg(feature = "metrics")]
+    jobs: std::collections::HashMap<&'static str, JobMeters, foldhash::fast::RandomState>,
+}
+
+impl std::fmt::Debug for Meters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meters").finish_non_exhaustive()
+    }
+}
+
+/// The handles of one job name.
+#[cfg(feature = "metrics")]
+struct JobMeters {
+    submitted: metrics::Counter,
+    started: metrics::Counter,
+    queue_wait: metrics::Histogram,
+    in_flight: metrics::Gauge,
+    /// Run time, by the attempt's status (see [`status_index`]).
+    ran: [metrics::Histogram; 6],
+    /// What became of the job, by its move (see [`move_index`]).
+    moved: [metrics::Counter; 5],
+}
+
+#[cfg(feature = "metrics")]
+const SYSTEM: (&str, &str) = ("messaging_system", "asyncep");
+
+#[cfg(feature = "metrics")]
+impl JobMeters {
+    fn new(job: &'static str) -> Self {
+        use names::*;
+        let process = ("messaging_operation_name", "process");
+        let ran = |status: AttemptStatus| match status {
+            AttemptStatus::Succeeded => {
+                metrics::histogram!(PROCESS_DURATION, &[SYSTEM, process, (JOB_NAME, job)])
+            }
+            status => metrics::histogram!(
+                PROCESS_DURATION,
+                &[
+                    SYSTEM,
+                    process,
+                    (JOB_NAME, job),
+                    ("error_type", status.as_str())
+                ]
+            ),
+        };
+        let moved = |counter: &'static str| metrics::counter!(counter, JOB_NAME => job);
+        Self {
+            submitted: metrics::counter!(
+                SUBMITTED,
+                &[
+                    SYSTEM,
+                    ("messaging_operation_name", "submit"),
+                    (JOB_NAME, job)
+                ]
+            ),
+            started: metrics::counter!(STARTED, &[SYSTEM, process, (JOB_NAME, job)]),
+            queue_wait: metrics::histogram!(QUEUE_WAIT, JOB_NAME => job),
+            in_flight: metrics::gauge!(IN_FLIGHT, JOB_NAME => job),
+            ran: [
+                ran(AttemptStatus::Succeeded),
+                ran(AttemptStatus::Failed),
+                ran(AttemptStatus::TimedOut),
+                ran(AttemptStatus::Panicked),
+                ran(AttemptStatus::Interrupted),
+                ran(AttemptStatus::Canceled),
+            ],
+            moved: [
+                moved(SUCCEEDED),
+                moved(FAILED),
+                moved(RETRIED),
+                moved(INTERRUPTED),
+                moved(CANCELED),
+            ],
+        }
+    }
+}
+
+/// Where an attempt status's run-time histogram sits in [`JobMeters::ran`].
+#[cfg(feature = "metrics")]
+fn status_index(status: AttemptStatus) -> usize {
+    match status {
+        AttemptStatus::Succeeded => 0,
+        AttemptStatus::Failed => 1,
+        AttemptStatus::TimedOut => 2,
+        AttemptStatus::Panicked => 3,
+        AttemptStatus::Interrupted => 4,
+        AttemptStatus::Canceled => 5,
+    }
+}
+
+/// Where a move's counter sits in [`JobMeters::moved`], and its name.
+#[cfg(feature = "metrics")]
+fn move_index(next: Next) -> (usize, &'static str) {
+    match next {
+        Next::Complete => (0, names::SUCCEEDED),
+        Next::Fail => (1, names::FAILED),
+        Next::Retry { .. } => (2, names::RETRIED),
+        Next::Requeue => (3, names::INTERRUPTED),
+        Next::Cancel => (4, names::CANCELED),
+    }
+}
+
+impl Meters {
+    /// The meters of the job names `jobs`, with the current recorder; and
+    /// each metric's description.
+    pub(crate) fn new(jobs: impl Iterator<Item = &'static str>) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            describe();
+            Self {
+                jobs: jobs.map(|job| (job, JobMeters::new(job))).collect(),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = jobs;
+            Self {}
+        }
+    }
+
+    /// A job of `job` was stored by a submit.
+    #[inline]
+    pub(crate) fn submitted(&self, job: &str) {
+        #[cfg(feature = "metrics")]
+        match self.jobs.get(job) {
+            Some(meters) => meters.submitted.increment(1),
+            None => metrics::counter!(
+                names::SUBMITTED,
+                SYSTEM.0 => SYSTEM.1,
+                "messaging_operation_name" => "submit",
+                names::JOB_NAME => job.to_owned()
+            )
+            .increment(1),
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = job;
+    }
+
+    /// A worker started an attempt of `job` that waited `waited` in the
+    /// queue. Pair with [`attempt_ended`](Self::attempt_ended).
+    #[inline]
+    pub(crate) fn started(&self, job: &str, waited: Duration) {
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = self.jobs.get(job) {
+            meters.started.increment(1);
+            meters.queue_wait.record(waited.as_secs_f64());
+            meters.in_flight.increment(1.0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (job, waited);
+    }
+
+    /// An attempt of `job` ended with `status` after running `ran`; the
+    /// store recorded its move to `next` (`None` when it did not).
+    #[inline]
+    pub(crate) fn attempt_ended(
+        &self,
+        job: &str,
+        status: AttemptStatus,
+        ran: Duration,
+        next: Option<Next>,
+    ) {
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = self.jobs.get(job) {
+            meters.in_flight.decrement(1.0);
+            meters.ran[status_index(status)].record(ran.as_secs_f64());
+            if let Some(next) = next {
+                meters.moved[move_index(next).0].increment(1);
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = (job, status, ran, next);
+    }
+
+    /// A cancel ended a waiting job of `job`.
+    #[inline]
+    pub(crate) fn canceled_waiting(&self, job: &str) {
+        #[cfg(feature = "metrics")]
+        match self.jobs.get(job) {
+            Some(meters) => meters.moved[move_index(Next::Cancel).0].increment(1),
+            None => {
+                metrics::counter!(names::CANCELED, names::JOB_NAME => job.to_owned()).increment(1)
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = job;
+    }
+}
+
 #[cfg(feature = "metrics")]
 mod record {
     use super::names::*;
-
-    const SYSTEM: (&str, &str) = ("messaging_system", "asyncep");
-
-    pub(super) fn submitted(job: &'static str) {
-        metrics::counter!(
-            SUBMITTED,
-            &[
-                SYSTEM,
-                ("messaging_operation_name", "submit"),
-                (JOB_NAME, job)
-            ]
-        )
-        .increment(1);
-    }
-
-    pub(super) fn started(job: &'static str, waited: f64) {
-        metrics::counter!(
-            STARTED,
-            &[
-                SYSTEM,
-                ("messaging_operation_name", "process"),
-                (JOB_NAME, job)
-            ]
-        )
-        .increment(1);
-        metrics::histogram!(QUEUE_WAIT, JOB_NAME => job).record(waited);
-        metrics::gauge!(IN_FLIGHT, JOB_NAME => job).increment(1.0);
-    }
-
-    pub(super) fn attempt_ended(job: &'static str, error: Option<&'static str>, ran: f64) {
-        metrics::gauge!(IN_FLIGHT, JOB_NAME => job).decrement(1.0);
-        let operation = ("messaging_operation_name", "process");
-        match error {
-            None => metrics::histogram!(PROCESS_DURATION, &[SYSTEM, operation, (JOB_NAME, job)]),
-            Some(error) => metrics::histogram!(
-                PROCESS_DURATION,
-                &[SYSTEM, operation, (JOB_NAME, job), ("error_type", error)]
-            ),
-        }
-        .record(ran);
-    }
-
-    pub(super) fn moved(counter: &'static str, job: &'static str) {
-        metrics::counter!(counter, JOB_NAME => job).increment(1);
-    }
 
     pub(super) fn recovered(count: u64) {
         metrics::counter!(RECOVERED).increment(count);
@@ -195,67 +345,6 @@ mod record {
         metrics::gauge!(QUEUE_DEPTH, JOB_NAME => job.clone()).set(runnable as f64);
         metrics::gauge!(QUEUE_OLDEST_AGE, JOB_NAME => job).set(oldest);
     }
-}
-
-/// A job was stored by a submit.
-#[inline]
-pub(crate) fn submitted(job: &'static str) {
-    #[cfg(feature = "metrics")]
-    record::submitted(job);
-    #[cfg(not(feature = "metrics"))]
-    let _ = job;
-}
-
-/// A worker started an attempt of `job` that waited `waited` in the queue.
-/// Pair with [`attempt_ended`].
-#[inline]
-pub(crate) fn started(job: &'static str, waited: Duration) {
-    #[cfg(feature = "metrics")]
-    record::started(job, waited.as_secs_f64());
-    #[cfg(not(feature = "metrics"))]
-    let _ = (job, waited);
-}
-
-/// An attempt of `job` ended with `status` after running `ran`, and the job
-/// moves on to `next` (counted once the store recorded it: pass `recorded`).
-#[inline]
-pub(crate) fn attempt_ended(
-    job: &'static str,
-    status: AttemptStatus,
-    ran: Duration,
-    next: Option<Next>,
-) {
-    #[cfg(feature = "metrics")]
-    {
-        let error = (status != AttemptStatus::Succeeded).then(|| status.as_str());
-        record::attempt_ended(job, error, ran.as_secs_f64());
-        if let Some(next) = next {
-            record::moved(outcome_counter(next), job);
-        }
-    }
-    #[cfg(not(feature = "metrics"))]
-    let _ = (job, status, ran, next);
-}
-
-/// The counter a job's move after an attempt adds to.
-#[cfg(feature = "metrics")]
-fn outcome_counter(next: Next) -> &'static str {
-    match next {
-        Next::Complete => names::SUCCEEDED,
-        Next::Fail => names::FAILED,
-        Next::Retry { .. } => names::RETRIED,
-        Next::Requeue => names::INTERRUPTED,
-        Next::Cancel => names::CANCELED,
-    }
-}
-
-/// A cancel ended a waiting job of `job`.
-#[inline]
-pub(crate) fn canceled_waiting(job: &str) {
-    #[cfg(feature = "metrics")]
-    metrics::counter!(names::CANCELED, names::JOB_NAME => job.to_owned()).increment(1);
-    #[cfg(not(feature = "metrics"))]
-    let _ = job;
 }
 
 /// The store's recovery handed back `count` jobs of lost workers.
@@ -292,16 +381,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_move_has_its_counter() {
-        assert_eq!(outcome_counter(Next::Complete), names::SUCCEEDED);
-        assert_eq!(outcome_counter(Next::Fail), names::FAILED);
-        assert_eq!(
-            outcome_counter(Next::Retry {
-                after: Duration::ZERO
-            }),
-            names::RETRIED
-        );
-        assert_eq!(outcome_counter(Next::Requeue), names::INTERRUPTED);
-        assert_eq!(outcome_counter(Next::Cancel), names::CANCELED);
+    fn each_status_and_move_has_its_own_place() {
+        let statuses = [
+            AttemptStatus::Succeeded,
+            AttemptStatus::Failed,
+            AttemptStatus::TimedOut,
+            AttemptStatus::Panicked,
+            AttemptStatus::Interrupted,
+            AttemptStatus::Canceled,
+        ];
+        let mut places: Vec<usize> = statuses.into_iter().map(status_index).collect();
+        places.sort_unstable();
+        assert_eq!(places, [0, 1, 2, 3, 4, 5]);
+        let moves = [
+            (Next::Complete, names::SUCCEEDED),
+            (Next::Fail, names::FAILED),
+            (
+                Next::Retry {
+                    after: Duration::ZERO,
+                },
+                names::RETRIED,
+            ),
+            (Next::Requeue, names::INTERRUPTED),
+            (Next::Cancel, names::CANCELED),
+        ];
+        for (place, (next, name)) in moves.into_iter().enumerate() {
+            assert_eq!(move_index(next), (place, name));
+        }
     }
 }

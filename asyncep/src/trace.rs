@@ -29,8 +29,6 @@ pub(crate) fn continue_in(span: &Span, trace: Option<&TraceContext>, first_attem
 
 #[cfg(feature = "opentelemetry")]
 mod imp {
-    use std::collections::HashMap;
-
     use axum::http::HeaderMap;
     use opentelemetry::Context;
     use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
@@ -69,12 +67,21 @@ mod imp {
         }
     }
 
+    /// The two fields the W3C propagator writes, kept as they come: no
+    /// map, no copy of the keys.
     #[derive(Default)]
-    struct Fields(HashMap<String, String>);
+    struct Fields {
+        traceparent: Option<String>,
+        tracestate: Option<String>,
+    }
 
     impl Injector for Fields {
         fn set(&mut self, key: &str, value: String) {
-            self.0.insert(key.to_owned(), value);
+            match key {
+                "traceparent" => self.traceparent = Some(value),
+                "tracestate" => self.tracestate = Some(value),
+                _ => {}
+            }
         }
     }
 
@@ -101,11 +108,8 @@ mod imp {
         let mut fields = Fields::default();
         TraceContextPropagator::new().inject_context(&context, &mut fields);
         Some(Box::new(TraceContext {
-            traceparent: fields.0.remove("traceparent")?,
-            tracestate: fields
-                .0
-                .remove("tracestate")
-                .filter(|state| !state.is_empty()),
+            traceparent: fields.traceparent?,
+            tracestate: fields.tracestate.filter(|state| !state.is_empty()),
         }))
     }
 

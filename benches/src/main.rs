@@ -317,12 +317,16 @@ async fn submit(settings: &Settings) -> Vec<[String; 4]> {
     );
     let (mut memory_share, mut redis_share) = (vec![], vec![]);
     let (mut traced_share, mut traced_cost) = (vec![], vec![]);
+    let (mut observed_share, mut observed_cost) = (vec![], vec![]);
+    let (mut measured_share, mut measured_cost) = (vec![], vec![]);
     let (mut p50s, mut p99s): (Vec<[f64; 3]>, Vec<[f64; 3]>) = (vec![], vec![]);
     let mut bare_rps = vec![];
     for _ in 0..settings.runs {
         let bare = submit_run("bare", settings);
         let memory = submit_run("memory", settings);
         let traced = submit_run("memory-traced", settings);
+        let observed = submit_run("memory-observed", settings);
+        let measured = submit_run("memory-measured", settings);
         let redis = submit_run("redis", settings);
         clean_redis().await;
         memory_share.push(memory.rps() / bare.rps());
@@ -330,6 +334,10 @@ async fn submit(settings: &Settings) -> Vec<[String; 4]> {
         // The server has one core: a request's cost is the inverse of the
         // rate. What tracing adds to it, in µs.
         traced_cost.push((1.0 / traced.rps() - 1.0 / memory.rps()) * 1e6);
+        observed_share.push(observed.rps() / memory.rps());
+        observed_cost.push((1.0 / observed.rps() - 1.0 / memory.rps()) * 1e6);
+        measured_share.push(measured.rps() / memory.rps());
+        measured_cost.push((1.0 / measured.rps() - 1.0 / memory.rps()) * 1e6);
         redis_share.push(redis.rps() / bare.rps());
         bare_rps.push(bare.rps());
         p50s.push([
@@ -359,6 +367,26 @@ async fn submit(settings: &Settings) -> Vec<[String; 4]> {
                 "{} of untraced; +{} µs per submit",
                 Spread::of(&traced_share).percent(),
                 Spread::of(&traced_cost).show(2)
+            ),
+            "same run".into(),
+            "≥ 95 %".into(),
+        ],
+        [
+            "submit throughput, memory, measured (a Prometheus recorder receiving asyncep's metrics)".into(),
+            format!(
+                "{} of plain; +{} µs per submit",
+                Spread::of(&measured_share).percent(),
+                Spread::of(&measured_cost).show(2)
+            ),
+            "same run".into(),
+            "≥ 95 %".into(),
+        ],
+        [
+            "submit throughput, memory, traced and measured (both of the above)".into(),
+            format!(
+                "{} of plain; +{} µs per submit",
+                Spread::of(&observed_share).percent(),
+                Spread::of(&observed_cost).show(2)
             ),
             "same run".into(),
             "≥ 95 %".into(),

@@ -65,6 +65,15 @@ pub async fn serve(kind: &str, address: &str) {
             traced();
             router("memory")
         }
+        "memory-measured" => {
+            measured();
+            router("memory")
+        }
+        "memory-observed" => {
+            traced();
+            measured();
+            router("memory")
+        }
         _ => router(kind),
     };
     let listener = tokio::net::TcpListener::bind(address)
@@ -88,6 +97,16 @@ fn traced() {
     tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
     // Spans end while the server runs: keep the provider for its lifetime.
     std::mem::forget(provider);
+}
+
+/// Installs a Prometheus recorder for the whole process, as an application
+/// that exports asyncep's metrics does; nothing scrapes it (the figure is
+/// the cost on the request path).
+fn measured() {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("one global recorder");
+    std::mem::forget(handle);
 }
 
 /// The router of `kind`.
@@ -139,8 +158,8 @@ struct AcceptOnly(asyncep::store::MemoryStore);
 
 use asyncep::job::RawJson;
 use asyncep::store::{
-    Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance, NewJob,
-    Outcome, Renewal, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
+    NewJob, Outcome, QueueDepth, Renewal, StoreError,
 };
 use asyncep::{Job, JobId};
 use std::sync::Arc;
@@ -166,8 +185,11 @@ impl JobStore for AcceptOnly {
     async fn progress(&self, lease: &Lease, progress: RawJson) -> Result<(), StoreError> {
         self.0.progress(lease, progress).await
     }
-    async fn cancel(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         self.0.cancel(id).await
+    }
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        self.0.queue_depths(names).await
     }
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
         self.0.watch(id, period).await
@@ -216,8 +238,11 @@ impl JobStore for NullStore {
     async fn progress(&self, lease: &Lease, _: RawJson) -> Result<(), StoreError> {
         Err(StoreError::LeaseLost { id: lease.job_id })
     }
-    async fn cancel(&self, _: JobId) -> Result<Option<Job>, StoreError> {
+    async fn cancel(&self, _: JobId) -> Result<Option<Cancellation>, StoreError> {
         Ok(None)
+    }
+    async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
+        Ok(vec![QueueDepth::default(); names.len()])
     }
     fn changes(&self) -> &Arc<Changes> {
         &self.0

@@ -24,7 +24,7 @@ pub(super) async fn cancel(State(api): State<Arc<Api>>, request: Request) -> Res
     let job = match api.store.cancel(id).await {
         Ok(Some(canceled)) => {
             if canceled.ended {
-                crate::metrics::canceled_waiting(&canceled.job.name);
+                api.meters.canceled_waiting(&canceled.job.name);
             }
             canceled.job
         }

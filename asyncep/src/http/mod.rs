@@ -41,6 +41,7 @@ use crate::config::ConfigError;
 use crate::context::States;
 use crate::endpoint::{Endpoint, Method};
 use crate::job::Job;
+use crate::metrics::Meters;
 use crate::registry::Registry;
 use crate::store::JobStore;
 
@@ -88,6 +89,7 @@ pub(crate) struct Api {
     pub(crate) registry: Arc<Registry>,
     pub(crate) states: States,
     pub(crate) settings: ApiSettings,
+    pub(crate) meters: Arc<Meters>,
 }
 
 /// The routes of a runtime: one per submit route (every method of an

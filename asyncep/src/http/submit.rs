@@ -126,7 +126,7 @@ async fn accept(
         error => Problem::from(&error).into_response(),
     })?;
     match &created {
-        Created::New(_) => crate::metrics::submitted(endpoint.job),
+        Created::New(_) => api.meters.submitted(endpoint.job),
         Created::Existing(job) => {
             debug!(existing = %job.id, "repeated request; answering with the existing job");
         }

@@ -11,6 +11,7 @@ use crate::config::{ConfigError, Overrides, StoreUrl, StoreVars};
 use crate::context::States;
 use crate::http::{self, Api, ApiSettings};
 use crate::job::Job;
+use crate::metrics::Meters;
 use crate::registry::Registry;
 use crate::store::{self, DEFAULT_MEMORY_CAPACITY, JobStore, MemoryStore, Retention};
 use crate::worker::{WorkerContext, WorkerSettings, Workers};
@@ -407,8 +408,6 @@ impl RuntimeBuilder {
             });
         }
         let registry = Arc::new(Registry::collect(&self.api.job_prefix)?);
-        #[cfg(feature = "metrics")]
-        crate::metrics::describe();
         for endpoint in registry.iter() {
             if let Some(requirement) = (endpoint.state)() {
                 if !self.states.contains(requirement.type_id) {
@@ -420,17 +419,20 @@ impl RuntimeBuilder {
             }
         }
         let default_retries = self.api.default_retries;
+        let meters = Arc::new(Meters::new(registry.iter().map(|endpoint| endpoint.job)));
         let routes = http::routes(Arc::new(Api {
             store: store.clone(),
             registry: registry.clone(),
             states: self.states.clone(),
             settings: self.api,
+            meters: meters.clone(),
         }))?;
         let workers = Workers::new(WorkerContext {
             store: store.clone(),
             registry: registry.clone(),
             states: self.states.clone(),
             settings: self.worker,
+            meters: meters.clone(),
         });
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -441,6 +443,7 @@ impl RuntimeBuilder {
                 workers,
                 states: self.states,
                 default_retries,
+                meters,
             }),
         })
     }

@@ -15,6 +15,7 @@ pub use submit::{JobRequest, SubmitError};
 
 use crate::config::ConfigError;
 use crate::context::States;
+use crate::metrics::Meters;
 use crate::registry::Registry;
 use crate::store::JobStore;
 use crate::worker::Workers;
@@ -66,6 +67,8 @@ struct Inner {
     states: States,
     /// Retries of endpoints that set none.
     default_retries: u32,
+    /// What is counted (feature `metrics`).
+    meters: Arc<Meters>,
 }
 
 impl Runtime {

@@ -169,10 +169,8 @@ impl Runtime {
     pub async fn submit(&self, request: JobRequest) -> Result<Created, SubmitError> {
         let job = self.prepare(request).await?;
         let created = self.inner.store.create(job).await?;
-        if let Created::New(job) = &created
-            && let Some(endpoint) = self.inner.registry.get(&job.name)
-        {
-            crate::metrics::submitted(endpoint.job);
+        if let Created::New(job) = &created {
+            self.inner.meters.submitted(&job.name);
         }
         Ok(created)
     }

@@ -83,7 +83,7 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
     };
     let started_at = Timestamp::now();
     let clock = std::time::Instant::now();
-    crate::metrics::started(endpoint.job, job.waited);
+    context.meters.started(endpoint.job, job.waited);
     let timeout = endpoint.timeout.unwrap_or(context.settings.timeout);
     let handler = AssertUnwindSafe((endpoint.run)(run)).catch_unwind();
     let asked = kept.cancel_asked();
@@ -106,7 +106,8 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
     let (status, result, error, permanent) = match ended {
         Ended::LeaseLost => {
             let ran = clock.elapsed();
-            crate::metrics::attempt_ended(endpoint.job, AttemptStatus::Interrupted, ran, None);
+            let lost = AttemptStatus::Interrupted;
+            context.meters.attempt_ended(endpoint.job, lost, ran, None);
             warn!(
                 token = job.lease.token,
                 "stopped the handler: its lease was lost, and the job belongs to the next claim"
@@ -187,7 +188,10 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
     };
     let ran = clock.elapsed();
     let recorded = finish(context, &job.lease, &kept, &signals.abort, attempt, next).await;
-    crate::metrics::attempt_ended(endpoint.job, status, ran, recorded.then_some(next));
+    let moved = recorded.then_some(next);
+    context
+        .meters
+        .attempt_ended(endpoint.job, status, ran, moved);
 }
 
 enum Ended {

@@ -76,6 +76,7 @@ pub(crate) struct WorkerContext {
     pub(crate) registry: Arc<Registry>,
     pub(crate) states: States,
     pub(crate) settings: WorkerSettings,
+    pub(crate) meters: Arc<crate::metrics::Meters>,
 }
 
 /// The signals a worker obeys.

@@ -614,7 +614,7 @@ mod tests {
     #[test]
     fn a_store_built_outside_a_tokio_runtime_is_refused_with_a_reason() {
         let built = PostgresStore::builder("postgres://127.0.0.1/test").build();
-        let error = built.err().expect("no runtime, no store");
+        let error = built.expect_err("no runtime, no store");
         assert!(error.to_string().contains("Tokio runtime"), "{error}");
     }
 }

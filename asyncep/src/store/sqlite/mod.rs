@@ -417,7 +417,7 @@ mod tests {
     fn a_store_built_outside_a_tokio_runtime_is_refused_with_a_reason() {
         let path = std::env::temp_dir().join(format!("asyncep-{}.db", JobId::new()));
         let built = SqliteStore::builder(path.to_string_lossy()).build();
-        let error = built.err().expect("no runtime, no store");
+        let error = built.expect_err("no runtime, no store");
         assert!(error.to_string().contains("Tokio runtime"), "{error}");
     }
 }
