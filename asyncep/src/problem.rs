@@ -219,6 +219,15 @@ impl Problem {
         )
     }
 
+    pub(crate) fn job_not_failed(id: impl std::fmt::Display, status: &str) -> Self {
+        Self::typed(
+            StatusCode::CONFLICT,
+            "job-not-failed",
+            "The job has not failed",
+            format!("job {id} is {status}; only a failed job can be run again"),
+        )
+    }
+
     pub(crate) fn invalid_wait(detail: impl Into<String>) -> Self {
         Self::typed(
             StatusCode::BAD_REQUEST,

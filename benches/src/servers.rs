@@ -159,7 +159,7 @@ struct AcceptOnly(asyncep::store::MemoryStore);
 use asyncep::job::RawJson;
 use asyncep::store::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, StoreError,
+    NewJob, Outcome, QueueDepth, Renewal, Retried, StoreError,
 };
 use asyncep::{Job, JobId};
 use std::sync::Arc;
@@ -190,6 +190,9 @@ impl JobStore for AcceptOnly {
     }
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
         self.0.queue_depths(names).await
+    }
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
+        self.0.retry(id).await
     }
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
         self.0.watch(id, period).await
@@ -243,6 +246,9 @@ impl JobStore for NullStore {
     }
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
         Ok(vec![QueueDepth::default(); names.len()])
+    }
+    async fn retry(&self, _: JobId) -> Result<Option<Retried>, StoreError> {
+        Ok(None)
     }
     fn changes(&self) -> &Arc<Changes> {
         &self.0

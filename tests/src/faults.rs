@@ -8,7 +8,7 @@ use std::time::Duration;
 use asyncep::job::RawJson;
 use asyncep::store::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, StoreError,
+    NewJob, Outcome, QueueDepth, Renewal, Retried, StoreError,
 };
 use asyncep::{Job, JobId};
 
@@ -89,6 +89,9 @@ impl JobStore for Faulty {
     }
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {
         self.inner.queue_depths(names).await
+    }
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
+        self.inner.retry(id).await
     }
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
         self.inner.watch(id, period).await

@@ -117,6 +117,10 @@ pub enum Event {
     LeaseExpired,
     /// A client asks to cancel the job.
     Cancel,
+    /// An operator asks to run a `Failed` job again: it is queued with its
+    /// full retry budget, its error and retention dropped, its attempts
+    /// kept. The one way out of an end, and only out of `Failed`.
+    Retry,
 }
 
 /// Where a job stands after a transition, so a store can move it between
@@ -167,6 +171,9 @@ pub struct Step {
     pub attempt: Option<Attempt>,
     /// The job's end, if it ended.
     pub end: Option<End>,
+    /// The job's end was undone (an operator's retry): the store drops its
+    /// error and lifts its retention.
+    pub reopened: bool,
 }
 
 /// Why a transition was refused. Nothing changed.
@@ -225,6 +232,7 @@ impl Lifecycle {
             } => self.finish(token, attempt, next, now),
             Event::LeaseExpired => self.expire(now),
             Event::Cancel => self.cancel(now),
+            Event::Retry => self.retry(now),
         }
         .map(|step| step.map_or(Applied::AlreadyApplied, Applied::Moved))
     }
@@ -243,6 +251,7 @@ impl Lifecycle {
             placement: Placement::Running,
             attempt: None,
             end: None,
+            reopened: false,
         }))
     }
 
@@ -298,6 +307,7 @@ impl Lifecycle {
             placement,
             attempt: Some(attempt),
             end,
+            reopened: false,
         }))
     }
 
@@ -338,6 +348,7 @@ impl Lifecycle {
             placement,
             attempt: Some(attempt),
             end,
+            reopened: false,
         }))
     }
 
@@ -353,6 +364,7 @@ impl Lifecycle {
                     placement,
                     attempt: None,
                     end,
+                    reopened: false,
                 }))
             }
             JobStatus::InProgress if !self.cancel_requested => {
@@ -362,11 +374,31 @@ impl Lifecycle {
                     placement: Placement::Running,
                     attempt: None,
                     end: None,
+                    reopened: false,
                 }))
             }
             JobStatus::InProgress | JobStatus::Canceled => Ok(None),
             status @ (JobStatus::Completed | JobStatus::Failed) => Err(Refusal::Invalid(status)),
         }
+    }
+
+    fn retry(&mut self, now: Timestamp) -> Result<Option<Step>, Refusal> {
+        if self.status != JobStatus::Failed {
+            return Err(Refusal::Invalid(self.status));
+        }
+        self.status = JobStatus::Queued;
+        self.retry_count = 0;
+        self.lost_leases = 0;
+        self.completed_at = None;
+        self.next_attempt_at = None;
+        self.cancel_requested = false;
+        self.last_updated_at = now;
+        Ok(Some(Step {
+            placement: Placement::Ready,
+            attempt: None,
+            end: None,
+            reopened: true,
+        }))
     }
 
     fn end_canceled(&mut self, now: Timestamp) -> (Placement, Option<End>) {
@@ -406,6 +438,33 @@ mod tests {
         let mut job = Lifecycle::queued(2, at(1));
         let _ = moved(job.apply(Event::Claim { token }, at(2)));
         job
+    }
+
+    #[test]
+    fn only_a_failed_job_is_run_again_and_it_keeps_its_attempts() {
+        let mut job = claimed(7);
+        let failed = Attempt {
+            attempt: 0,
+            ..run(AttemptStatus::Failed)
+        };
+        let event = Event::Finish {
+            token: 7,
+            attempt: failed,
+            next: Next::Fail,
+        };
+        let _ = moved(job.apply(event, at(3)));
+        job.lost_leases = 2;
+        let step = moved(job.apply(Event::Retry, at(4)));
+        assert_eq!(step.placement, Placement::Ready);
+        assert!(step.reopened && step.attempt.is_none() && step.end.is_none());
+        assert_eq!(job.status, JobStatus::Queued);
+        assert_eq!((job.retry_count, job.lost_leases), (0, 0));
+        assert_eq!((job.completed_at, job.last_updated_at), (None, at(4)));
+        assert_eq!(job.next_attempt(), 2, "the next run follows the kept one");
+        assert_eq!(
+            job.apply(Event::Retry, at(5)).unwrap_err(),
+            Refusal::Invalid(JobStatus::Queued)
+        );
     }
 
     #[test]

@@ -420,13 +420,15 @@ impl RuntimeBuilder {
         }
         let default_retries = self.api.default_retries;
         let meters = Arc::new(Meters::new(registry.iter().map(|endpoint| endpoint.job)));
-        let routes = http::routes(Arc::new(Api {
+        let api = Arc::new(Api {
             store: store.clone(),
             registry: registry.clone(),
             states: self.states.clone(),
             settings: self.api,
             meters: meters.clone(),
-        }))?;
+        });
+        let operator = http::operator_routes(api.clone());
+        let routes = http::routes(api)?;
         let workers = Workers::new(WorkerContext {
             store: store.clone(),
             registry: registry.clone(),
@@ -440,6 +442,7 @@ impl RuntimeBuilder {
                 store_setting,
                 registry,
                 routes,
+                operator,
                 workers,
                 states: self.states,
                 default_retries,

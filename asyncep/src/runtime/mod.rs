@@ -61,6 +61,8 @@ struct Inner {
     store_setting: &'static str,
     registry: Arc<Registry>,
     routes: Router,
+    /// The operator's routes, handed out only when asked.
+    operator: Router,
     workers: Workers,
     /// The application's state, for `validate` functions of jobs submitted
     /// from Rust code.
@@ -75,6 +77,36 @@ impl Runtime {
     /// A builder with the defaults: memory store, one worker per core.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder::default()
+    }
+
+    /// The operator's routes, for the application to nest where it likes
+    /// and put behind its own authentication: `POST /jobs/{id}/retry` runs
+    /// a `Failed` job again (queued with its full retry budget, its attempts
+    /// kept). A caller reaches only the jobs it may read, as on the job
+    /// routes. Not part of [`mount`](Self::mount).
+    ///
+    /// ```
+    /// # async fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = asyncep::Runtime::builder().build()?;
+    /// let admin = runtime.operator_routes(); // add your auth layer here
+    /// let app = runtime.mount(axum::Router::new().nest("/admin", admin));
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn operator_routes(&self) -> Router {
+        self.inner.operator.clone()
+    }
+
+    /// Runs a `Failed` job again, as the operator route does: queued with
+    /// its full retry budget, its error and retention dropped, its attempts
+    /// kept. Any other job is left as it is (`queued` is false); `None` if
+    /// the store has no such job.
+    pub async fn retry(
+        &self,
+        id: crate::JobId,
+    ) -> Result<Option<crate::store::Retried>, crate::store::StoreError> {
+        self.inner.store.retry(id).await
     }
 
     /// Connects the store, checks its settings, and starts the workers (if

@@ -41,7 +41,7 @@ pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::MemoryStore;
 pub use types::{
     Cancellation, ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames,
-    Lease, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention,
+    Lease, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried,
 };
 pub(crate) use url::redact_url;
 
@@ -226,6 +226,13 @@ pub trait JobStore: Send + Sync + 'static {
     /// alone and returned too) and whether this cancel ended it, or `None`
     /// if the store has no such job.
     async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError>;
+
+    /// Runs a `Failed` job again, as an operator asks
+    /// ([`Event::Retry`](crate::job::Event::Retry)): queued with its full
+    /// retry budget, its error and retention dropped, its attempts kept.
+    /// Any other job is returned as it is, with `queued` false; `None` if
+    /// the store has no such job.
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError>;
 
     /// How the queue of each of `names` stands, in the order of `names`:
     /// read from the indexes the claim uses, never by counting the whole

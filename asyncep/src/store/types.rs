@@ -192,6 +192,16 @@ pub struct Cancellation {
     pub ended: bool,
 }
 
+/// The answer to [`JobStore::retry`](super::JobStore::retry).
+#[derive(Debug)]
+pub struct Retried {
+    /// The job as it is now.
+    pub job: crate::job::Job,
+    /// This call queued the job again (it was `Failed`); otherwise the job
+    /// was left as it is.
+    pub queued: bool,
+}
+
 /// How one job name's queue stands, as
 /// [`JobStore::queue_depths`](super::JobStore::queue_depths) reads it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -218,3 +218,35 @@ pub async fn changes_of_a_watched_job_are_announced(store: Arc<dyn JobStore>) {
         .await
     );
 }
+
+/// An operator's retry queues a `Failed` job again with its full budget:
+/// its error and end dropped, its attempts kept, its next run numbered
+/// after them; it is claimed, and survives the retention its failure had.
+/// Any other job is left as it is.
+pub async fn a_failed_job_is_run_again_by_a_retry(store: Arc<dyn JobStore>) {
+    let name = unique("retry-failed");
+    let names = names(&[&name]);
+    let id = create(&*store, new_job(&name)).await;
+    let job = claim(&*store, &names).await.unwrap();
+    finish(&*store, &job, AttemptStatus::Failed, Next::Fail).await;
+    let retried = store.retry(id).await.unwrap().expect("the job");
+    assert!(retried.queued);
+    let queued = retried.job;
+    assert_eq!(queued.status, JobStatus::Queued);
+    assert_eq!((queued.error, queued.completed_at), (None, None));
+    assert_eq!(queued.retry_count, 0);
+    assert_eq!(queued.attempts.len(), 1, "the first run is kept");
+    let again = claim(&*store, &names).await.expect("claimed again");
+    assert_eq!((again.id, again.attempt), (id, 2));
+    assert!(again.lease.token > job.lease.token);
+    // A running job, and then a completed one, are left as they are.
+    let running = store.retry(id).await.unwrap().unwrap();
+    assert!(!running.queued);
+    assert_eq!(running.job.status, JobStatus::InProgress);
+    finish(&*store, &again, AttemptStatus::Succeeded, Next::Complete).await;
+    let completed = store.retry(id).await.unwrap().unwrap();
+    assert!(!completed.queued);
+    assert_eq!(completed.job.status, JobStatus::Completed);
+    assert_eq!(completed.job.attempts.len(), 2);
+    assert!(store.retry(JobId::new()).await.unwrap().is_none());
+}

@@ -54,6 +54,7 @@ macro_rules! store_conformance {
             a_finished_job_is_left_alone_by_a_cancel, a_canceled_job_whose_worker_died_ends_canceled,
             progress_is_kept_under_the_lease_only, changes_of_a_watched_job_are_announced,
             a_claim_tells_how_long_its_job_waited, queue_depths_count_runnable_jobs_only,
+            a_failed_job_is_run_again_by_a_retry,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -15,6 +15,7 @@ mod interop;
 mod memory_only;
 mod memory_store;
 mod metrics;
+mod operator;
 mod postgres_only;
 mod postgres_store;
 mod processes;

@@ -13,7 +13,7 @@ use self::clock::Clock;
 use self::state::{Admission, State};
 use super::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
+    NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
 };
 use crate::job::{Event, Job, JobId, JobStatus, RawJson, Refusal, Timestamp};
 
@@ -243,7 +243,9 @@ impl JobStore for MemoryStore {
 
     async fn cancel(&self, id: JobId) -> Result<Option<Cancellation>, StoreError> {
         let (now, mono) = (Timestamp::now(), self.clock.now());
-        let canceled = self.lock().cancel(id, now, mono, self.retention);
+        let canceled = self
+            .lock()
+            .apply_asked(id, Event::Cancel, now, mono, self.retention);
         Ok(canceled.map(|(job, moved)| {
             if moved {
                 self.changes.announce_cancel(id);
@@ -252,6 +254,20 @@ impl JobStore for MemoryStore {
                 ended: moved && job.status == JobStatus::Canceled,
                 job,
             }
+        }))
+    }
+
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
+        let (now, mono) = (Timestamp::now(), self.clock.now());
+        let retried = self
+            .lock()
+            .apply_asked(id, Event::Retry, now, mono, self.retention);
+        Ok(retried.map(|(job, queued)| {
+            if queued {
+                self.changes.announce(id);
+                self.work.notify_one();
+            }
+            Retried { job, queued }
         }))
     }
 
@@ -377,6 +393,27 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         store.maintain().await.unwrap();
         assert_eq!(store.bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_retried_job_outlives_the_retention_of_its_failure() {
+        let keep = Duration::from_millis(20);
+        let store = MemoryStore::new().retention(Retention {
+            completed: keep,
+            failed: keep,
+        });
+        store.create(sized(100)).await.unwrap();
+        let id = run_to_end(&store, Next::Fail).await;
+        assert!(store.retry(id).await.unwrap().unwrap().queued);
+        tokio::time::sleep(keep * 3).await;
+        store.maintain().await.unwrap();
+        let job = store.get(id).await.unwrap().expect("kept while it waits");
+        assert_eq!(job.status, crate::job::JobStatus::Queued);
+        // Failed again, it is dropped at the end of its new retention.
+        run_to_end(&store, Next::Fail).await;
+        tokio::time::sleep(keep * 3).await;
+        store.maintain().await.unwrap();
+        assert!(store.get(id).await.unwrap().is_none());
     }
 
     #[tokio::test]

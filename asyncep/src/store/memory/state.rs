@@ -37,9 +37,11 @@ pub(super) struct State {
     /// No lease ends before this (a lower bound, so a claim looks for
     /// expired leases only when one may have expired).
     earliest_expiry: Option<Mono>,
-    /// Finished jobs by the end of their retention.
-    completed: VecDeque<(Mono, JobId)>,
-    failed: VecDeque<(Mono, JobId)>,
+    /// Finished jobs by the end of their retention, each with when it
+    /// ended: a job an operator ran again (and that may have ended again
+    /// since) is not dropped by its earlier end's entry.
+    completed: VecDeque<(Mono, JobId, Timestamp)>,
+    failed: VecDeque<(Mono, JobId, Timestamp)>,
     sequence: u64,
     tokens: u64,
     /// About how many bytes the records hold (see [`Record::weight`]).
@@ -257,8 +259,15 @@ impl State {
     pub(super) fn purge(&mut self, now: Mono) -> u64 {
         let mut purged = 0;
         for queue in [&mut self.completed, &mut self.failed] {
-            while let Some(&(_, id)) = queue.front().filter(|(at, _)| *at <= now) {
+            while let Some(&(_, id, ended)) = queue.front().filter(|(at, ..)| *at <= now) {
                 queue.pop_front();
+                let current = self
+                    .jobs
+                    .get(&id)
+                    .is_some_and(|record| record.life.completed_at == Some(ended));
+                if !current {
+                    continue;
+                }
                 if let Some(record) = self.jobs.remove(&id) {
                     for key in record.idempotency.iter().flat_map(|i| &i.keys) {
                         self.keys.remove(key);
@@ -460,6 +469,11 @@ impl State {
             record.weight += attempt_weight(&attempt);
             history.attempts.push(attempt);
         }
+        if step.reopened {
+            if let Some(error) = history.error.take() {
+                record.weight -= error.code.len() + error.message.len();
+            }
+        }
         match step.end {
             Some(End::Completed(result)) => {
                 // The result is the last attempt's, shared: no new bytes.
@@ -477,6 +491,7 @@ impl State {
         }
         self.bytes = self.bytes + record.weight - before;
         let status = record.life.status;
+        let ended = record.life.completed_at.unwrap_or(now);
         let name = record.name.clone();
         if step.placement != Placement::Running {
             self.running.remove(&id);
@@ -492,29 +507,30 @@ impl State {
                     .push(Reverse((mono + after, sequence, id)));
             }
             Placement::Finished if status == crate::job::JobStatus::Completed => {
-                self.completed.push_back((mono + retention.completed, id));
+                self.completed
+                    .push_back((mono + retention.completed, id, ended));
             }
-            Placement::Finished => self.failed.push_back((mono + retention.failed, id)),
+            Placement::Finished => self.failed.push_back((mono + retention.failed, id, ended)),
         }
         Ok(true)
     }
 
-    /// Cancels `id`: returns the job as it is after, and whether it
-    /// changed; `None` if there is no such job.
-    pub(super) fn cancel(
+    /// Applies an event a client or an operator asked for (`Cancel`,
+    /// `Retry`) to `id`: returns the job as it is after, and whether it
+    /// moved; `None` if there is no such job.
+    pub(super) fn apply_asked(
         &mut self,
         id: JobId,
+        event: Event,
         now: Timestamp,
         mono: Mono,
         retention: Retention,
     ) -> Option<(Job, bool)> {
         self.purge(mono);
         self.jobs.get(&id)?;
-        // A refusal (the job already ended) is an answer here, not an
-        // error: nothing moved.
-        let moved = self
-            .apply(id, Event::Cancel, now, mono, retention)
-            .unwrap_or(false);
+        // A refusal (a cancel of an ended job, a retry of one that did not
+        // fail) is an answer here, not an error: nothing moved.
+        let moved = self.apply(id, event, now, mono, retention).unwrap_or(false);
         Some((self.jobs[&id].job(id), moved))
     }
 

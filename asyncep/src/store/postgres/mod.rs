@@ -21,7 +21,7 @@ use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
     Cancellation, Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease,
-    Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
+    Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
 };
 use crate::caller::Caller;
 use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
@@ -464,6 +464,28 @@ impl JobStore for PostgresStore {
         Ok(job.map(|job| Cancellation {
             job,
             ended: outcome == 3,
+        }))
+    }
+
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
+        let outcome: i32 = sqlx::query_scalar(sql(&self.inner.statements.retry))
+            .bind(id.as_uuid())
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(error)?;
+        if outcome == 0 {
+            return Ok(None);
+        }
+        let job = self.get(id).await?;
+        if outcome == 2
+            && let Some(job) = &job
+        {
+            self.changes().announce(id);
+            self.inner.wakeup.notify(&job.name).await;
+        }
+        Ok(job.map(|job| Retried {
+            job,
+            queued: outcome == 2,
         }))
     }
 

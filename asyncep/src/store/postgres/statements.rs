@@ -19,6 +19,7 @@ pub(super) struct Statements {
     pub(super) renew: Arc<str>,
     pub(super) progress: Arc<str>,
     pub(super) cancel: Arc<str>,
+    pub(super) retry: Arc<str>,
     /// How the queues of some names stand: runnable jobs and the oldest's
     /// age, from the claim's two partial indexes.
     pub(super) queues: Arc<str>,
@@ -61,6 +62,7 @@ impl Statements {
             .into(),
             progress: format!("SELECT {s}.progress_job($1, $2, $3) AS stored").into(),
             cancel: format!("SELECT {s}.cancel_job($1, $2) AS outcome").into(),
+            retry: format!("SELECT {s}.retry_job($1) AS outcome").into(),
             queues: format!(
                 "WITH t AS (SELECT {s}.now_us() AS now) \
                  SELECT (SELECT count(*) FROM {s}.jobs j WHERE j.ready AND j.name = n.name) \

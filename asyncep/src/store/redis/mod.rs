@@ -27,7 +27,7 @@ use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
+    NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
 };
 use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
 
@@ -358,6 +358,34 @@ impl JobStore for RedisStore {
         Ok(job.map(|job| Cancellation {
             job,
             ended: answer == 2,
+        }))
+    }
+
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
+        let keys = &self.inner.keys;
+        let (job, attempts, id_text) = (keys.job(id), keys.attempts(id), id.to_string());
+        let answer: u8 = self
+            .invoke(|_| {
+                let mut invocation = scripts::RETRY.prepare_invoke();
+                invocation
+                    .key(&job)
+                    .key(&attempts)
+                    .arg(&id_text)
+                    .arg(keys.prefix())
+                    .arg(keys.wake());
+                invocation
+            })
+            .await?;
+        if answer == 0 {
+            return Ok(None);
+        }
+        if answer == 2 {
+            self.inner.listener.changes().announce(id);
+        }
+        let job = self.get(id).await?;
+        Ok(job.map(|job| Retried {
+            job,
+            queued: answer == 2,
         }))
     }
 

@@ -55,6 +55,7 @@ script!(CANCEL, "lua/cancel.lua");
 script!(PROGRESS, "lua/progress.lua");
 script!(WATCH, "lua/watch.lua");
 script!(QUEUES, "lua/queues.lua");
+script!(RETRY, "lua/retry.lua");
 
 #[cfg(test)]
 mod tests {

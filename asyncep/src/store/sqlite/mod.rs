@@ -21,7 +21,7 @@ use self::wakeup::Wakeup;
 use self::writer::{Command, Writer};
 use super::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retention, StoreError,
+    NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
 };
 use crate::job::{Job, JobId, JobStatus, Placement, RawJson, Timestamp};
 
@@ -316,6 +316,21 @@ impl JobStore for SqliteStore {
                 ended: moved && job.status == JobStatus::Canceled,
                 job,
             }
+        }))
+    }
+
+    async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
+        let retried = self
+            .inner
+            .writer
+            .ask(|reply| Command::Retry(id, reply))
+            .await?;
+        Ok(retried.map(|(job, queued)| {
+            if queued {
+                self.changes().announce(id);
+                self.inner.wakeup.wake_one();
+            }
+            Retried { job, queued }
         }))
     }
 

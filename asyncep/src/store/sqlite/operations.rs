@@ -38,7 +38,8 @@ const WRITE: &str = "UPDATE asyncep_jobs SET status = ?1, retry_count = ?2, atte
      last_updated_at = ?9, next_attempt_at = ?10, claimed_at = ?11, ready = ?12, run_at = ?13, \
      seq = coalesce(?14, seq), claim_id = coalesce(?15, claim_id), \
      lease_expires_at = coalesce(?16, CASE WHEN ?1 = 'InProgress' THEN lease_expires_at END), \
-     expires_at = ?17, result = coalesce(?18, result), error = coalesce(?19, error), \
+     expires_at = ?17, result = coalesce(?18, result), \
+     error = CASE WHEN ?23 THEN NULL ELSE coalesce(?19, error) END, \
      input = CASE WHEN ?20 THEN NULL ELSE input END, cancel_requested = ?22 WHERE id = ?21";
 
 /// One operation's transaction: the connection, the time it runs at (the
@@ -405,6 +406,22 @@ impl Operation<'_> {
     /// Applies `Cancel`: returns the job as it is after and whether it
     /// changed, or `None` when there is no such job.
     pub(super) async fn cancel(&mut self, id: JobId) -> Result<Option<(Job, bool)>, StoreError> {
+        self.apply_asked(id, Event::Cancel).await
+    }
+
+    /// Applies `Retry`: returns the job as it is after and whether it was
+    /// queued again, or `None` when there is no such job.
+    pub(super) async fn retry(&mut self, id: JobId) -> Result<Option<(Job, bool)>, StoreError> {
+        self.apply_asked(id, Event::Retry).await
+    }
+
+    /// Applies an event a client or an operator asked for (a refusal is an
+    /// answer, not an error): the job as it is after, and whether it moved.
+    async fn apply_asked(
+        &mut self,
+        id: JobId,
+        event: Event,
+    ) -> Result<Option<(Job, bool)>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {LIFE} FROM asyncep_jobs WHERE id = ?1 \
              AND (expires_at IS NULL OR expires_at > ?2)"
@@ -418,8 +435,7 @@ impl Operation<'_> {
             return Ok(None);
         };
         let mut life = life(&row)?;
-        // A refusal (the job already ended) is an answer, not an error.
-        let moved = match life.apply(Event::Cancel, self.now) {
+        let moved = match life.apply(event, self.now) {
             Ok(Applied::Moved(step)) => {
                 self.write(id, &life, step, None).await?;
                 true
@@ -507,6 +523,7 @@ impl Operation<'_> {
             None => (None, None),
         };
         let completed = matches!(step.end, Some(End::Completed(_)));
+        let reopened = step.reopened;
         if let Some(mut attempt) = step.attempt {
             if completed {
                 // The job keeps the result; its record reads it from there.
@@ -549,6 +566,7 @@ impl Operation<'_> {
             .bind(completed)
             .bind(id.as_uuid())
             .bind(life.cancel_requested)
+            .bind(reopened)
             .execute(&mut *self.conn)
             .await
             .map_err(error)?;

@@ -39,6 +39,7 @@ pub(super) enum Command {
     Renew(Lease, Duration, Reply<Option<bool>>),
     Progress(Lease, RawJson, Reply<bool>),
     Cancel(JobId, Reply<Option<(Job, bool)>>),
+    Retry(JobId, Reply<Option<(Job, bool)>>),
     Finish(Lease, Outcome, Reply<Option<Placement>>),
     Recover(i64, Reply<Vec<JobId>>),
     Purge(i64, Reply<u64>),
@@ -157,7 +158,7 @@ fn fail(command: Command, why: &str) {
         Command::Claim(_, reply) => send(reply, why),
         Command::Renew(_, _, reply) => send(reply, why),
         Command::Progress(_, _, reply) => send(reply, why),
-        Command::Cancel(_, reply) => send(reply, why),
+        Command::Cancel(_, reply) | Command::Retry(_, reply) => send(reply, why),
         Command::Finish(_, _, reply) => send(reply, why),
         Command::Recover(_, reply) => send(reply, why),
         Command::Purge(_, reply) => send(reply, why),
@@ -244,6 +245,7 @@ async fn run(
             answer!(reply, op.progress(&lease, &progress).await)
         }
         Command::Cancel(id, reply) => answer!(reply, op.cancel(id).await),
+        Command::Retry(id, reply) => answer!(reply, op.retry(id).await),
         Command::Finish(lease, outcome, reply) => answer!(reply, op.finish(&lease, outcome).await),
         Command::Recover(limit, reply) => answer!(reply, op.recover(limit).await),
         Command::Purge(limit, reply) => answer!(reply, op.purge(limit).await),
