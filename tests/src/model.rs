@@ -116,6 +116,11 @@ enum Op {
     Cancel {
         job: usize,
     },
+    /// An operator runs one of the jobs again (whatever its state: only a
+    /// failed one moves).
+    Retry {
+        job: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -140,6 +145,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|lease| Op::Zombie { lease }),
         1 => any::<usize>().prop_map(|lease| Op::Expire { lease }),
         2 => any::<usize>().prop_map(|job| Op::Cancel { job }),
+        1 => any::<usize>().prop_map(|job| Op::Retry { job }),
     ]
 }
 
@@ -472,6 +478,7 @@ impl History {
                 self.expire(held).await
             }
             Op::Cancel { job } => self.cancel(job).await,
+            Op::Retry { job } => self.retry(job).await,
         }
     }
 
@@ -505,6 +512,38 @@ impl History {
         agree!(
             answer.as_ref() == Some(&(model.clone(), ended)),
             "cancel of {id} answered {answer:?}, the model {model:?} (ended: {ended})"
+        );
+        Ok(vec![id])
+    }
+
+    async fn retry(&mut self, index: usize) -> Result<Vec<JobId>, TestCaseError> {
+        if self.jobs.is_empty() {
+            return Ok(vec![]);
+        }
+        let id = *self
+            .jobs
+            .keys()
+            .nth(index % self.jobs.len())
+            .expect("a job");
+        let answer = self.store.retry(id).await.map_err(fail)?;
+        let job = self.jobs.get_mut(&id).expect("a model job");
+        let queued = job.doc.status == JobStatus::Failed;
+        if queued {
+            let doc = &mut job.doc;
+            doc.status = JobStatus::Queued;
+            doc.retry_count = 0;
+            doc.error = None;
+            doc.completed = false;
+            doc.next_attempt = false;
+            doc.cancel_requested = false;
+            job.lost = 0;
+            self.ready.push(id);
+        }
+        let model = &self.jobs[&id].doc;
+        let answer = answer.map(|retried| (Doc::of(&retried.job), retried.queued));
+        agree!(
+            answer.as_ref() == Some(&(model.clone(), queued)),
+            "retry of {id} answered {answer:?}, the model {model:?} (queued: {queued})"
         );
         Ok(vec![id])
     }
