@@ -11,7 +11,7 @@ use std::time::Duration;
 use asyncep::{AsyncContext, JobError, State, async_endpoint};
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ReportRequest {
     title: String,
     #[serde(default = "one_page")]

@@ -88,6 +88,8 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
         }
     });
 
+    let doc = doc_comment(item);
+
     quote! {
         #item
 
@@ -126,6 +128,8 @@ pub(crate) fn expand(endpoint: &Endpoint, item: &ItemFn) -> TokenStream {
                     validate: #validate,
                     run: __run,
                     state: #spec::state,
+                    body_schema: #spec::body_schema,
+                    doc: #doc,
                     handler: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#handler)),
                     file: ::core::file!(),
                     line: ::core::line!(),
@@ -140,4 +144,32 @@ fn option(value: Option<TokenStream>) -> TokenStream {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),
     }
+}
+
+/// The function's doc comment, as one text: what the OpenAPI document shows
+/// of the endpoint.
+fn doc_comment(item: &ItemFn) -> String {
+    let lines: Vec<String> = item
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(text),
+                        ..
+                    }),
+                ..
+            }) => Some(text.value()),
+            _ => None,
+        })
+        .collect();
+    lines
+        .iter()
+        .map(|line| line.strip_prefix(' ').unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
 }

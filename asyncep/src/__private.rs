@@ -6,7 +6,8 @@ pub use inventory;
 
 pub use crate::context::{AsyncContext, FromStates, NoBody, NoExtra, StateRequirement};
 pub use crate::endpoint::{
-    BodyError, Endpoint, HandlerOutput, JobBody, Method, Run, RunFn, Submission, ValidateFn,
+    BodyError, BodySchema, DocumentedBody, Endpoint, HandlerOutput, JobBody, Method, Run, RunFn,
+    Submission, ValidateFn,
 };
 pub use crate::job::{JobError, RawJson};
 pub use crate::problem::Problem;
@@ -21,7 +22,7 @@ use axum::response::IntoResponse;
 /// use goes through these default methods and adds no error of its own.
 pub trait EndpointSpec: 'static {
     /// `T` of `AsyncContext<T>`.
-    type Body: JobBody;
+    type Body: JobBody + DocumentedBody;
     /// The handler's return type.
     type Output: HandlerOutput;
     /// The handler's second argument (`NoExtra` when there is none).
@@ -29,6 +30,11 @@ pub trait EndpointSpec: 'static {
 
     /// Whether the endpoint reads a body.
     const READS_BODY: bool = <Self::Body as JobBody>::READS_BODY;
+
+    /// The body's schema, for the OpenAPI document.
+    fn body_schema() -> Option<BodySchema> {
+        <Self::Body as DocumentedBody>::body_schema()
+    }
 
     /// Checks a submitted body.
     fn check(submission: &Submission) -> Result<(), Problem> {

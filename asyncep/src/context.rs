@@ -25,6 +25,7 @@ pub struct NoBody;
 ///
 /// ```standalone_crate
 /// use asyncep::{async_endpoint, AsyncContext, JobError};
+/// # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// # #[derive(serde::Deserialize)] struct Resize { width: u32 }
 ///
 /// #[async_endpoint(job = "resize-image", post = "/images/<id>/resize")]

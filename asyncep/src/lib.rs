@@ -10,6 +10,7 @@
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Deserialize)]
+//! # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 //! struct ReportRequest { title: String }
 //!
 //! #[derive(Serialize)]
@@ -101,6 +102,7 @@ pub mod __private;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Deserialize)]
+/// # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// struct ReportRequest { title: String }
 ///
 /// #[derive(Serialize)]
@@ -152,6 +154,7 @@ pub mod __private;
 /// use axum::http::StatusCode;
 ///
 /// #[derive(serde::Deserialize)]
+/// # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// struct Transfer { amount: i64 }
 ///
 /// async fn check(ctx: &AsyncContext<Transfer>) -> Result<(), Problem> {
@@ -186,6 +189,8 @@ pub use context::{AsyncContext, NoBody, State};
 pub use endpoint::JobKind;
 pub use http::DEFAULT_REDACTED_HEADERS;
 pub use job::{Job, JobError, JobId, JobStatus};
+#[cfg(feature = "openapi")]
+pub use mount::openapi;
 pub use mount::{mount, shutdown};
 pub use progress::PROGRESS_LIMIT;
 pub use runtime::{JobRequest, Runtime, RuntimeBuilder, SubmitError};

@@ -48,6 +48,16 @@ pub fn mount(router: Router) -> Router {
     default_runtime().mount(router)
 }
 
+/// The OpenAPI document of what [`mount`] adds, from the default runtime
+/// (feature `openapi`): see [`Runtime::openapi`].
+///
+/// # Panics
+/// As [`mount`] does, when the default runtime cannot be built.
+#[cfg(feature = "openapi")]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    default_runtime().openapi()
+}
+
 /// Shuts the default runtime down: see [`Runtime::shutdown`].
 pub async fn shutdown() {
     if let Some(runtime) = DEFAULT.get() {

@@ -21,12 +21,21 @@ use serde::Serialize;
 /// assert_eq!(problem.status(), StatusCode::FORBIDDEN);
 /// ```
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
+    /// A URI naming the kind of problem: `urn:asyncep:problem:{slug}` for
+    /// asyncep's own, `about:blank` for a generic one.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     kind: Cow<'static, str>,
+    /// A short summary of the kind of problem.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     title: Cow<'static, str>,
+    /// The HTTP status code.
     #[serde(serialize_with = "status_code")]
+    #[cfg_attr(feature = "openapi", schema(value_type = u16))]
     status: StatusCode,
+    /// What went wrong with this request, for people.
     detail: String,
     #[serde(skip)]
     retry_after: Option<Duration>,

@@ -149,6 +149,8 @@ mod tests {
             validate: None,
             run,
             state: || None,
+            body_schema: || None,
+            doc: "",
             handler: "tests::handler",
             file: "registry.rs",
             line: 1,

@@ -1,9 +1,11 @@
 //! Runnable examples of asyncep: `cargo run --example quickstart`.
 //!
-//! [`reports`] holds the handlers of the split deployment examples
+//! [`docs`] serves the OpenAPI document and its reference (the `openapi`
+//! example). [`reports`] holds the handlers of the split deployment examples
 //! (`split_api` and `split_worker`): both binaries link this one module, so
 //! the API accepts exactly the jobs the workers can run.
 
+pub mod docs;
 pub mod reports;
 
 /// Logs to standard error at `info`, or as `RUST_LOG` says. (Calling it

@@ -8,7 +8,7 @@ use asyncep::{AsyncContext, ConfigError, JobError, RuntimeBuilder, State, async_
 use serde::{Deserialize, Serialize};
 
 /// What a client asks for.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReportRequest {
     /// The report's title.
     pub title: String,

@@ -559,3 +559,60 @@ pub fn interop_node(dir: &str) -> Option<String> {
         }
     }
 }
+
+/// Schemathesis' command line, `st`, beside the interop Python (`.ci/run`
+/// installs it into the same virtual environment), else on the `PATH`.
+/// `None` (with a message) when it is missing and not required.
+pub fn schemathesis() -> Option<String> {
+    let beside_python = std::env::var("ASYNCEP_INTEROP_PYTHON")
+        .ok()
+        .and_then(|python| {
+            let st = std::path::Path::new(&python).parent()?.join("st");
+            st.is_file().then(|| st.display().to_string())
+        });
+    let st = beside_python.unwrap_or_else(|| "st".to_owned());
+    match std::process::Command::new(&st).arg("--version").output() {
+        Ok(output) if output.status.success() => Some(st),
+        other if required() => {
+            panic!("schemathesis (`st`) is required here (pip install schemathesis): {other:?}")
+        }
+        _ => {
+            eprintln!("skipping: no schemathesis (`st`; pip install schemathesis)");
+            None
+        }
+    }
+}
+
+/// The checks every schemathesis run makes: the issue's list, and no other.
+pub const SCHEMATHESIS_CHECKS: &str = "not_a_server_error,status_code_conformance,\
+content_type_conformance,response_schema_conformance,response_headers_conformance";
+
+/// Runs schemathesis against the document at `base` + `document_path`,
+/// with every check of [`SCHEMATHESIS_CHECKS`], and panics with its report
+/// on any failure.
+pub async fn run_schemathesis(st: &str, base: &str, document_path: &str, max_examples: u32) {
+    let output = tokio::process::Command::new(st)
+        .arg("run")
+        .arg(format!("{base}{document_path}"))
+        .args(["--checks", SCHEMATHESIS_CHECKS])
+        .args(["--max-examples", &max_examples.to_string()])
+        // One worker: hypothesis' lambda descriptions race in parallel
+        // threads on some CPython 3.11 releases (`SystemError: AST
+        // constructor recursion depth mismatch`).
+        .args(["--workers", "1"])
+        .args(["--request-timeout", "20"])
+        .arg("--continue-on-failure")
+        .args(["--seed", "1"])
+        .env("NO_COLOR", "1")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("schemathesis runs");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    assert!(
+        output.status.success(),
+        "schemathesis found responses that break the document:\n{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}

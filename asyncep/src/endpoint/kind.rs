@@ -14,6 +14,7 @@ use super::JobBody;
 /// use serde::{Deserialize, Serialize};
 ///
 /// #[derive(Serialize, Deserialize)]
+/// # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// struct ReportRequest { title: String }
 ///
 /// #[async_endpoint(job = "render-report", post = "/reports/<id>", handle = RenderReport)]

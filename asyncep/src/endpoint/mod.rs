@@ -2,6 +2,7 @@
 //! per annotated function, and the traits its generated code leans on.
 
 mod body;
+mod docs;
 mod kind;
 mod output;
 mod record;
@@ -10,6 +11,7 @@ mod submission;
 
 pub(crate) use body::body_text;
 pub use body::{BodyError, JobBody};
+pub use docs::{BodySchema, DocumentedBody};
 pub use kind::JobKind;
 pub use output::HandlerOutput;
 pub use record::{Endpoint, Method, RunFn, ValidateFn};

@@ -73,6 +73,11 @@ pub struct Endpoint {
     pub run: RunFn,
     /// The state the handler takes, if any.
     pub state: fn() -> Option<StateRequirement>,
+    /// The request body's schema, for the OpenAPI document (`None` without
+    /// a body, or without the `openapi` feature).
+    pub body_schema: fn() -> Option<super::BodySchema>,
+    /// The handler's doc comment, for the OpenAPI document.
+    pub doc: &'static str,
     /// The handler's path (`my_crate::reports::render`), for messages.
     pub handler: &'static str,
     /// Where the attribute stands, for messages.

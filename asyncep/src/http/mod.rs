@@ -13,6 +13,8 @@ mod events;
 mod idempotency;
 mod location;
 mod lookup;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod operation;
 mod operator;
 mod redaction;
@@ -34,6 +36,8 @@ use std::time::Duration;
 pub use crate::problem::Problem;
 pub(crate) use callers::Callers;
 pub(crate) use location::Origin;
+#[cfg(feature = "openapi")]
+pub(crate) use openapi::document as openapi_document;
 pub(crate) use operator::routes as operator_routes;
 pub(crate) use redaction::Redaction;
 pub use redaction::{DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_QUERY, SENSITIVE_NAME_PARTS};

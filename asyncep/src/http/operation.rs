@@ -19,16 +19,30 @@ use crate::job::{ErrorInfo, Job, JobStatus, RawJson, Timestamp};
 /// The operation-status document.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct OperationStatus<'a> {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = OperationStatus))]
+pub(crate) struct OperationStatus<'a> {
+    /// The job's id.
     id: String,
+    /// Where the operation is.
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::openapi::operation_state))]
     status: &'static str,
+    /// Whether it has ended (succeeded, failed or canceled).
     done: bool,
+    /// When the job was accepted.
     created_date_time: Timestamp,
+    /// When anything about the job last changed.
     last_updated_date_time: Timestamp,
+    /// Why it failed, once it failed or was canceled.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<ErrorInfo>))]
     error: Option<&'a ErrorInfo>,
+    /// The handler's value, once it succeeded.
+    #[cfg_attr(feature = "openapi", schema(value_type = RawJson))]
     result: Option<&'a RawJson>,
+    /// The latest progress its handler reported.
+    #[cfg_attr(feature = "openapi", schema(value_type = RawJson))]
     progress: Option<&'a RawJson>,
+    /// The URL of the job document.
     resource_location: String,
 }
 

@@ -57,6 +57,7 @@ impl<'de> Deserialize<'de> for RawJson {
 /// One run of a job's handler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     /// 1 for the first run, 2 for the second, ...
     pub attempt: u32,
@@ -67,6 +68,7 @@ pub struct Attempt {
     /// When the run ended.
     pub finished_at: Timestamp,
     /// The handler's value, when the run succeeded.
+    #[cfg_attr(feature = "openapi", schema(value_type = RawJson))]
     #[serde(default)]
     pub result: Option<RawJson>,
     /// Why the run failed, when it did.
@@ -82,10 +84,12 @@ pub struct Attempt {
 /// store but not shown here.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     /// The job's id.
     pub id: JobId,
     /// The endpoint's job name (`job = "..."` in the attribute).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub name: Cow<'static, str>,
     /// Where the job is in its life.
     pub status: JobStatus,
@@ -104,11 +108,13 @@ pub struct Job {
     /// When a `Scheduled` job's next attempt is due.
     pub next_attempt_at: Option<Timestamp>,
     /// The handler's value once `Completed`, as JSON.
+    #[cfg_attr(feature = "openapi", schema(value_type = RawJson))]
     pub result: Option<RawJson>,
     /// The final error once `Failed` (or `Canceled`).
     pub error: Option<ErrorInfo>,
     /// The latest progress its handler reported
     /// ([`AsyncContext::progress`](crate::AsyncContext::progress)), as JSON.
+    #[cfg_attr(feature = "openapi", schema(value_type = RawJson))]
     #[serde(default)]
     pub progress: Option<RawJson>,
     /// A cancel was asked while the job ran: its handler has been told to

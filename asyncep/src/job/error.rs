@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 ///
 /// It never holds a stack trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorInfo {
     /// A stable, machine-readable code such as `handler_error` or `timeout`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: Cow<'static, str>,
     /// What went wrong, for people.
     pub message: String,

@@ -6,6 +6,8 @@ mod error;
 mod id;
 mod input;
 mod lifecycle;
+#[cfg(feature = "openapi")]
+mod schema;
 mod status;
 mod time;
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// A cancel ends a `Queued` or `Scheduled` job at once (`Canceled`); a
 /// running job ends `Canceled` when its handler stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobStatus {
     /// Accepted and waiting for a worker.
     Queued,
@@ -61,6 +62,7 @@ impl JobStatus {
 
 /// How one run of a job's handler ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AttemptStatus {
     /// The handler returned `Ok`.
     Succeeded,

@@ -428,6 +428,8 @@ impl RuntimeBuilder {
             meters: meters.clone(),
         });
         let operator = http::operator_routes(api.clone());
+        #[cfg(feature = "openapi")]
+        let openapi = api.clone();
         let routes = http::routes(api)?;
         let workers = Workers::new(WorkerContext {
             store: store.clone(),
@@ -447,6 +449,8 @@ impl RuntimeBuilder {
                 states: self.states,
                 default_retries,
                 meters,
+                #[cfg(feature = "openapi")]
+                api: openapi,
             }),
         })
     }

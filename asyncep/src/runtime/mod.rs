@@ -71,6 +71,9 @@ struct Inner {
     default_retries: u32,
     /// What is counted (feature `metrics`).
     meters: Arc<Meters>,
+    /// What the routes answer with, for the OpenAPI document.
+    #[cfg(feature = "openapi")]
+    api: Arc<crate::http::Api>,
 }
 
 impl Runtime {
@@ -96,6 +99,30 @@ impl Runtime {
     /// ```
     pub fn operator_routes(&self) -> Router {
         self.inner.operator.clone()
+    }
+
+    /// The OpenAPI 3.1 document of the routes [`mount`](Self::mount) adds
+    /// (feature `openapi`): every submit route, with its body's schema, its
+    /// `202` and each problem it may answer, and the job routes. Merge it
+    /// into the application's own `utoipa` document, and serve that.
+    ///
+    /// ```
+    /// # #[asyncep::async_endpoint(job = "doc-openapi", post = "/doc-openapi/{id}")]
+    /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+    /// # fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// use utoipa::openapi::OpenApi;
+    ///
+    /// let runtime = asyncep::Runtime::builder().build()?;
+    /// let mut document: OpenApi = utoipa::openapi::OpenApiBuilder::new().build();
+    /// document.merge(runtime.openapi());
+    /// assert!(document.paths.get_path_item("/jobs/{id}").is_some());
+    /// # Ok(())
+    /// # }
+    /// # doc().unwrap();
+    /// ```
+    #[cfg(feature = "openapi")]
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        crate::http::openapi_document(&self.inner.api)
     }
 
     /// Runs a `Failed` job again, as the operator route does: queued with

@@ -21,6 +21,7 @@ use crate::store::{Created, NewJob, StoreError};
 ///
 /// ```no_run,standalone_crate
 /// # use serde::{Deserialize, Serialize};
+/// # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// # #[derive(Serialize, Deserialize)] struct Invoice { order: u64 }
 /// # #[asyncep::async_endpoint(job = "send-invoice", post = "/invoices/<order>", handle = SendInvoice)]
 /// # async fn send(_: asyncep::AsyncContext<Invoice>) -> Result<(), String> { Ok(()) }

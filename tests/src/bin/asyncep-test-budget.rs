@@ -7,7 +7,7 @@ use std::time::Duration;
 use asyncep::store::MemoryStore;
 use asyncep::{AsyncContext, Runtime, async_endpoint};
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct Upload {
     data: String,
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 #[derive(Clone, Debug)]
 pub(crate) struct Greeting(pub(crate) String);
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct Echo {
     pub(crate) message: String,
 }
@@ -41,7 +41,7 @@ pub(crate) async fn ping(ctx: AsyncContext) -> Result<String, String> {
     Ok(format!("pong {}", ctx.route_params["id"]))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Flaky {
     pub(crate) fail_times: u32,
 }
@@ -132,7 +132,7 @@ fn count_run(id: JobId) -> u32 {
     *count
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct Counted {
     pub(crate) n: u32,
 }
@@ -150,7 +150,7 @@ async fn counted(ctx: AsyncContext<Counted>) -> Result<u32, String> {
     Ok(ctx.request.n)
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub(crate) struct Transfer {
     pub(crate) amount: i64,
 }

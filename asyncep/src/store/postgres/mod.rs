@@ -207,6 +207,7 @@ impl PostgresStore {
     ///
     /// ```no_run,standalone_crate
     /// # use serde::{Deserialize, Serialize};
+    /// # #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     /// # #[derive(Serialize, Deserialize)] struct Invoice { order: i64 }
     /// # #[asyncep::async_endpoint(job = "send-invoice", post = "/invoices", handle = SendInvoice)]
     /// # async fn send(_: asyncep::AsyncContext<Invoice>) -> Result<(), String> { Ok(()) }
