@@ -237,6 +237,15 @@ impl Problem {
         )
     }
 
+    pub(crate) fn invalid_listing(detail: impl Into<String>) -> Self {
+        Self::typed(
+            StatusCode::BAD_REQUEST,
+            "invalid-listing",
+            "The listing asked for is not valid",
+            detail,
+        )
+    }
+
     pub(crate) fn invalid_wait(detail: impl Into<String>) -> Self {
         Self::typed(
             StatusCode::BAD_REQUEST,

@@ -158,8 +158,8 @@ struct AcceptOnly(asyncep::store::MemoryStore);
 
 use asyncep::job::RawJson;
 use asyncep::store::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
+    ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retried, StoreError,
 };
 use asyncep::{Job, JobId};
 use std::sync::Arc;
@@ -193,6 +193,12 @@ impl JobStore for AcceptOnly {
     }
     async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
         self.0.retry(id).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        self.0.list(query).await
+    }
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        self.0.delete_finished(ids).await
     }
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
         self.0.watch(id, period).await
@@ -249,6 +255,12 @@ impl JobStore for NullStore {
     }
     async fn retry(&self, _: JobId) -> Result<Option<Retried>, StoreError> {
         Ok(None)
+    }
+    async fn list(&self, _: &ListQuery) -> Result<JobPage, StoreError> {
+        Ok(JobPage::default())
+    }
+    async fn delete_finished(&self, _: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        Ok(Vec::new())
     }
     fn changes(&self) -> &Arc<Changes> {
         &self.0

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use asyncep::job::RawJson;
 use asyncep::store::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
+    ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retried, StoreError,
 };
 use asyncep::{Job, JobId};
 
@@ -92,6 +92,15 @@ impl JobStore for Faulty {
     }
     async fn retry(&self, id: JobId) -> Result<Option<Retried>, StoreError> {
         self.inner.retry(id).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        self.inner.list(query).await
+    }
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        self.inner.delete_finished(ids).await
+    }
+    async fn tidy_listing(&self, names: &JobNames) -> Result<(), StoreError> {
+        self.inner.tidy_listing(names).await
     }
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {
         self.inner.watch(id, period).await

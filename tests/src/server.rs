@@ -97,6 +97,34 @@ impl TestServer {
         last
     }
 
+    /// Polls the job as the caller `tenant` (named by `x-test-tenant`)
+    /// until `done` holds of its document.
+    pub async fn wait_until_as(
+        &self,
+        tenant: &str,
+        id: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        let reached = wait_until(PATIENCE, async || {
+            let response = self
+                .client
+                .get(self.url(&format!("/jobs/{id}")))
+                .header("x-test-tenant", tenant)
+                .send()
+                .await
+                .expect("the server answers");
+            last = response.json().await.unwrap_or(Value::Null);
+            done(&last)
+        })
+        .await;
+        assert!(
+            reached,
+            "job {id} did not reach the expected state; last seen: {last:#}"
+        );
+        last
+    }
+
     /// Polls the job until its status is `status`.
     pub async fn wait_for_status(&self, id: &str, status: &str) -> Value {
         self.wait_for(id, |job| job["status"] == status).await

@@ -20,6 +20,8 @@ pub(crate) type ReadPolicy = Arc<dyn Fn(&Job, Option<&Caller>) -> bool + Send + 
 pub(crate) struct Callers {
     pub(crate) derive: Option<DeriveCaller>,
     pub(crate) policy: Option<ReadPolicy>,
+    /// What the operator's routes may reach; the read policy when `None`.
+    pub(crate) operator: Option<ReadPolicy>,
 }
 
 impl fmt::Debug for Callers {
@@ -27,6 +29,7 @@ impl fmt::Debug for Callers {
         f.debug_struct("Callers")
             .field("derive", &self.derive.is_some())
             .field("policy", &self.policy.is_some())
+            .field("operator", &self.operator.is_some())
             .finish()
     }
 }
@@ -48,6 +51,14 @@ impl Callers {
         match &self.policy {
             Some(policy) => policy(job, caller),
             None => job.caller.as_ref() == caller,
+        }
+    }
+
+    /// Whether the operator's routes may reach `job` for `caller`.
+    pub(crate) fn may_operate(&self, job: &Job, caller: Option<&Caller>) -> bool {
+        match &self.operator {
+            Some(policy) => policy(job, caller),
+            None => self.may_read(job, caller),
         }
     }
 }

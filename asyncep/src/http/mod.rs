@@ -11,6 +11,7 @@ mod callers;
 mod cancel;
 mod events;
 mod idempotency;
+mod listing;
 mod location;
 mod lookup;
 #[cfg(feature = "openapi")]

@@ -28,6 +28,16 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status, in the order of a job's life.
+    pub const ALL: [JobStatus; 6] = [
+        Self::Queued,
+        Self::Scheduled,
+        Self::InProgress,
+        Self::Completed,
+        Self::Failed,
+        Self::Canceled,
+    ];
+
     /// Whether the job has reached an end and will not run again.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Canceled)

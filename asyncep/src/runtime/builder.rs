@@ -327,6 +327,29 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Decides which jobs the operator's routes
+    /// ([`Runtime::operator_routes`]) may list, retry and purge for a
+    /// caller (default: the jobs the [`read_policy`](Self::read_policy) lets
+    /// it read). Those routes sit behind the application's own
+    /// authentication, so a team whose operators see every tenant says so:
+    ///
+    /// ```standalone_crate
+    /// # #[asyncep::async_endpoint(job = "doc-operator-policy", post = "/doc-operator-policy")]
+    /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+    /// let runtime = asyncep::Runtime::builder()
+    ///     .operator_policy(|_job, _caller| true) // every caller's jobs
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn operator_policy<F>(mut self, policy: F) -> Self
+    where
+        F: Fn(&Job, Option<&Caller>) -> bool + Send + Sync + 'static,
+    {
+        self.api.callers.operator = Some(Arc::new(policy));
+        self
+    }
+
     /// Applies the `ASYNCEP_*` environment variables:
     ///
     /// | variable | meaning | example |

@@ -41,7 +41,8 @@ pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::MemoryStore;
 pub use types::{
     Cancellation, ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames,
-    Lease, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried,
+    JobPage, Lease, ListCursor, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal,
+    Retention, Retried,
 };
 pub(crate) use url::redact_url;
 
@@ -239,6 +240,26 @@ pub trait JobStore: Send + Sync + 'static {
     /// jobs table (the count costs in proportion to that name's runnable
     /// jobs at most).
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError>;
+
+    /// An operator's listing: jobs of one name (and status, if asked),
+    /// newest first, a page at a time, read from an index by name (never by
+    /// scanning every job).
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError>;
+
+    /// Deletes those of `ids` that have finished (`Completed`, `Failed` or
+    /// `Canceled`), with their attempts and idempotency keys, as their
+    /// retention would; returns the ids deleted. A job that is not finished
+    /// is left alone.
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError>;
+
+    /// Tidies the listing index of `names` (drops the entries of jobs the
+    /// store let go of), a bounded amount per call. The runtime calls it
+    /// with [`maintain`](Self::maintain); stores whose index follows their
+    /// jobs have nothing to do.
+    async fn tidy_listing(&self, names: &JobNames) -> Result<(), StoreError> {
+        let _ = names;
+        Ok(())
+    }
 
     /// Announces the changes of `id` in every process for the next
     /// `period`, so that a waiter in this process hears of them. Stores seen

@@ -251,3 +251,93 @@ pub struct Maintenance {
     /// Finished jobs dropped at the end of their retention.
     pub purged: u64,
 }
+
+/// A place in an operator's listing: the last job a page went through.
+/// Jobs are listed newest first, by when they were created, then by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListCursor {
+    /// When the job was created.
+    pub created_at: crate::job::Timestamp,
+    /// Its id, which orders jobs created in the same microsecond.
+    pub id: JobId,
+}
+
+impl ListCursor {
+    /// The place of `job`.
+    pub fn of(job: &crate::job::Job) -> Self {
+        Self {
+            created_at: job.created_at,
+            id: job.id,
+        }
+    }
+}
+
+impl ListCursor {
+    /// The cursor as the SQL stores compare it, `(created_at, id)`; the
+    /// place past every job when there is none.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    pub(crate) fn sql(cursor: Option<Self>) -> (i64, uuid::Uuid) {
+        match cursor {
+            Some(cursor) => (
+                i64::try_from(cursor.created_at.as_micros()).unwrap_or(i64::MAX),
+                cursor.id.as_uuid(),
+            ),
+            None => (i64::MAX, uuid::Uuid::max()),
+        }
+    }
+
+    /// Where the page after `places` (as an SQL store read them) starts:
+    /// after its last one, when the page is full.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    pub(crate) fn after_sql(places: &[(i64, uuid::Uuid)], limit: usize) -> Option<Self> {
+        let &(created_at, id) = places.last().filter(|_| places.len() == limit)?;
+        Some(Self {
+            created_at: crate::job::Timestamp::from_micros(u64::try_from(created_at).unwrap_or(0)),
+            id: JobId::from(id),
+        })
+    }
+}
+
+/// `{micros}.{id}`: opaque to clients.
+impl std::fmt::Display for ListCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_at.as_micros(), self.id)
+    }
+}
+
+impl std::str::FromStr for ListCursor {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (micros, id) = text.split_once('.').ok_or(())?;
+        Ok(Self {
+            created_at: crate::job::Timestamp::from_micros(micros.parse().map_err(drop)?),
+            id: id.parse().map_err(drop)?,
+        })
+    }
+}
+
+/// What an operator's listing asks of
+/// [`JobStore::list`](super::JobStore::list).
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    /// The job name.
+    pub name: String,
+    /// Only jobs in this status; every status when `None`.
+    pub status: Option<crate::job::JobStatus>,
+    /// Only jobs after this place (older ones); from the newest when `None`.
+    pub after: Option<ListCursor>,
+    /// At most this many jobs.
+    pub limit: usize,
+}
+
+/// A page of [`JobStore::list`](super::JobStore::list).
+#[derive(Debug, Default)]
+pub struct JobPage {
+    /// The jobs, newest first.
+    pub jobs: Vec<crate::job::Job>,
+    /// Where the next page starts, or `None` when no older job is left.
+    /// A page may hold fewer jobs than asked and still have a next one (a
+    /// store that filters by status as it goes stops after a bounded scan).
+    pub next: Option<ListCursor>,
+}

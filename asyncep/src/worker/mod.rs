@@ -262,10 +262,11 @@ async fn claim_loop(
     }
 }
 
-/// Recovers the jobs of workers that died and purges expired jobs, every
-/// half lease.
+/// Recovers the jobs of workers that died, purges expired jobs and tidies
+/// the listing index, every half lease.
 async fn maintain_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
     let period = context.settings.lease / 2;
+    let names = context.registry.names();
     loop {
         tokio::select! {
             () = tokio::time::sleep(period) => {}
@@ -282,6 +283,9 @@ async fn maintain_loop(context: Arc<WorkerContext>, signals: Arc<Signals>) {
             }
             Ok(_) => {}
             Err(error) => warn!(%error, "could not maintain the job store"),
+        }
+        if let Err(error) = context.store.tidy_listing(&names).await {
+            warn!(%error, "could not tidy the job listing");
         }
     }
 }

@@ -22,8 +22,10 @@ use asyncep::store::{
 use crate::wait_until;
 
 mod control;
+mod listing;
 mod queues;
 pub use control::*;
+pub use listing::*;
 pub use queues::*;
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -55,6 +57,7 @@ macro_rules! store_conformance {
             progress_is_kept_under_the_lease_only, changes_of_a_watched_job_are_announced,
             a_claim_tells_how_long_its_job_waited, queue_depths_count_runnable_jobs_only,
             a_failed_job_is_run_again_by_a_retry,
+            a_listing_pages_through_a_names_jobs_newest_first, only_finished_jobs_are_deleted,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -333,3 +333,55 @@ async fn a_completed_job_keeps_its_result_once_and_no_input() {
         .unwrap();
     assert!(records[0].contains("\"result\":null"), "{}", records[0]);
 }
+
+/// Redis lets a finished job go when its keys expire, and says nothing to
+/// the name's listing index: the tidy drops the entry, a bounded batch at a
+/// time, so the index does not grow with every job ever submitted.
+#[tokio::test]
+async fn the_listing_index_forgets_jobs_whose_retention_ended() {
+    if asyncep_tests::services::redis_store().is_none() {
+        return;
+    }
+    let store = RedisStore::builder(asyncep_tests::services::redis_url())
+        .prefix(format!("tidy-{}", uuid::Uuid::new_v4()))
+        .retention(asyncep::store::Retention {
+            completed: Duration::from_millis(50),
+            failed: Duration::from_millis(50),
+        })
+        .build()
+        .unwrap();
+    let prefix = store.prefix().to_owned();
+    let store: std::sync::Arc<dyn asyncep::store::JobStore> = std::sync::Arc::new(store);
+    let backend = Backend {
+        store: store.clone(),
+    };
+    // A long lease: the workers' own tidy (every half lease) stays out of it.
+    let builder = backend
+        .builder()
+        .workers(1)
+        .lease(Duration::from_secs(3600));
+    let server = asyncep_tests::TestServer::start(builder).await;
+    let id = server.submit("/ping/1", &serde_json::Value::Null).await;
+    server.wait_for_status(&id, "Completed").await;
+    let mut connection = redis::Client::open(asyncep_tests::services::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let index = format!("{prefix}:jobs:ping");
+    let mut entries = async || -> u64 {
+        redis::cmd("ZCARD")
+            .arg(&index)
+            .query_async(&mut connection)
+            .await
+            .unwrap()
+    };
+    assert_eq!(entries().await, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.assert_not_stored(&id).await;
+    assert_eq!(entries().await, 1, "Redis expired the job, not its entry");
+    let names = asyncep::store::JobNames::new(["ping".into()]);
+    store.tidy_listing(&names).await.unwrap();
+    assert_eq!(entries().await, 0);
+    server.runtime.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! The in-memory store: the default, for one process and no set-up.
 
 mod clock;
+mod listing;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,8 +13,8 @@ use tokio::sync::Notify;
 use self::clock::Clock;
 use self::state::{Admission, State};
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
+    ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
 };
 use crate::job::{Event, Job, JobId, JobStatus, RawJson, Refusal, Timestamp};
 
@@ -269,6 +270,14 @@ impl JobStore for MemoryStore {
             }
             Retried { job, queued }
         }))
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        Ok(self.lock().list(query))
+    }
+
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        Ok(self.lock().delete_finished(ids))
     }
 
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {

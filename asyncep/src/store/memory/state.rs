@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::Mono;
+use super::listing::Listing;
 use crate::caller::Caller;
 use crate::job::{
     Applied, Attempt, End, ErrorInfo, Event, Fingerprint, Job, JobId, JobInput, Lifecycle,
     Placement, RawJson, Timestamp,
 };
 use crate::store::repeat::{self, Decision, Found};
-use crate::store::{ClaimId, ClaimedJob, Lease, NewJob, Retention};
+use crate::store::{ClaimId, ClaimedJob, JobPage, Lease, ListQuery, NewJob, Retention};
 
 /// foldhash (randomly seeded per process): much cheaper than SipHash on the
 /// submit path, and client-chosen ids cannot aim at its collisions.
@@ -42,6 +43,8 @@ pub(super) struct State {
     /// since) is not dropped by its earlier end's entry.
     completed: VecDeque<(Mono, JobId, Timestamp)>,
     failed: VecDeque<(Mono, JobId, Timestamp)>,
+    /// Every job by name, in the order they were created.
+    listing: Listing,
     sequence: u64,
     tokens: u64,
     /// About how many bytes the records hold (see [`Record::weight`]).
@@ -51,6 +54,9 @@ pub(super) struct State {
     /// every other worker).
     pub(super) spent: Option<Arc<JobInput>>,
 }
+
+/// The most jobs one listing page looks at.
+const LIST_SCAN: usize = 10_000;
 
 /// What a job costs beyond its texts: the record, its index entries.
 const JOB_OVERHEAD: usize = 384;
@@ -237,6 +243,7 @@ impl State {
                     })
                 });
                 self.enqueue(new.name.clone(), new.id, mono);
+                self.listing.add(&new.name, now, new.id);
 
                 self.bytes += weight;
                 let record = Record {
@@ -258,26 +265,84 @@ impl State {
     /// Drops finished jobs whose retention has passed; returns how many.
     pub(super) fn purge(&mut self, now: Mono) -> u64 {
         let mut purged = 0;
-        for queue in [&mut self.completed, &mut self.failed] {
-            while let Some(&(_, id, ended)) = queue.front().filter(|(at, ..)| *at <= now) {
+        for failed in [false, true] {
+            loop {
+                let queue = if failed {
+                    &mut self.failed
+                } else {
+                    &mut self.completed
+                };
+                let Some(&(_, id, ended)) = queue.front().filter(|(at, ..)| *at <= now) else {
+                    break;
+                };
                 queue.pop_front();
                 let current = self
                     .jobs
                     .get(&id)
                     .is_some_and(|record| record.life.completed_at == Some(ended));
-                if !current {
-                    continue;
-                }
-                if let Some(record) = self.jobs.remove(&id) {
-                    for key in record.idempotency.iter().flat_map(|i| &i.keys) {
-                        self.keys.remove(key);
-                    }
-                    self.bytes -= record.weight;
+                if current && self.drop_record(id) {
                     purged += 1;
                 }
             }
         }
         purged
+    }
+
+    /// Lets go of a job: its record, its keys, its place in the listing.
+    fn drop_record(&mut self, id: JobId) -> bool {
+        let Some(record) = self.jobs.remove(&id) else {
+            return false;
+        };
+        for key in record.idempotency.iter().flat_map(|i| &i.keys) {
+            self.keys.remove(key);
+        }
+        self.bytes -= record.weight;
+        let jobs = &self.jobs;
+        self.listing.removed(&record.name, |(created_at, id)| {
+            jobs.get(id)
+                .is_some_and(|record| record.life.created_at == *created_at)
+        });
+        true
+    }
+
+    /// A page of an operator's listing. With a status, a page stops after
+    /// looking at `LIST_SCAN` jobs, so that a rare status costs a bounded
+    /// time under the lock.
+    pub(super) fn list(&self, query: &ListQuery) -> JobPage {
+        let mut jobs = Vec::new();
+        let mut looked = 0;
+        let next = self
+            .listing
+            .walk(&query.name, query.after, |created_at, id| {
+                looked += 1;
+                let record = self
+                    .jobs
+                    .get(&id)
+                    .filter(|record| record.life.created_at == created_at);
+                if let Some(record) = record {
+                    if query
+                        .status
+                        .is_none_or(|status| status == record.life.status)
+                    {
+                        jobs.push(record.job(id));
+                    }
+                }
+                jobs.len() < query.limit && looked < LIST_SCAN
+            });
+        JobPage { jobs, next }
+    }
+
+    /// Deletes those of `ids` that have finished.
+    pub(super) fn delete_finished(&mut self, ids: &[JobId]) -> Vec<JobId> {
+        ids.iter()
+            .copied()
+            .filter(|id| {
+                self.jobs
+                    .get(id)
+                    .is_some_and(|record| record.life.status.is_terminal())
+                    && self.drop_record(*id)
+            })
+            .collect()
     }
 
     /// Moves the due retries of `names` to their ready queues, earliest due

@@ -2,6 +2,7 @@
 //! database most teams already run.
 
 mod listener;
+mod listing;
 mod row;
 mod schema;
 mod statements;
@@ -20,8 +21,9 @@ use self::statements::{Recovery, Statements, sql};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobStore, Lease,
-    Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobPage, JobStore,
+    Lease, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried,
+    StoreError,
 };
 use crate::caller::Caller;
 use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
@@ -488,6 +490,14 @@ impl JobStore for PostgresStore {
             job,
             queued: outcome == 2,
         }))
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        self.list_page(query).await
+    }
+
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        self.delete(ids).await
     }
 
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::AssertSqlSafe;
 
 use super::row::json;
-use crate::job::{ErrorInfo, LEASE_EXPIRED, lost_too_often};
+use crate::job::{ErrorInfo, JobStatus, LEASE_EXPIRED, lost_too_often};
 use crate::store::{MAX_LOST_LEASES, StoreError};
 
 /// The store's statements, written once for its schema. The schema is the
@@ -15,6 +15,14 @@ use crate::store::{MAX_LOST_LEASES, StoreError};
 pub(super) struct Statements {
     pub(super) create: Arc<str>,
     pub(super) get: Arc<str>,
+    /// The jobs of `ids`, as `get` reads each.
+    pub(super) get_many: Arc<str>,
+    /// A listing page of one status: name, status, cursor, limit.
+    pub(super) list_one: Arc<str>,
+    /// A listing page of every status: name, cursor, limit.
+    pub(super) list_all: Arc<str>,
+    /// Deletes the finished jobs of `ids`.
+    pub(super) delete_finished: Arc<str>,
     pub(super) claim: Arc<str>,
     pub(super) renew: Arc<str>,
     pub(super) progress: Arc<str>,
@@ -50,6 +58,40 @@ impl Statements {
                  ORDER BY a.attempt) AS attempt_records \
                  FROM {s}.jobs j WHERE j.id = $1 \
                  AND (j.expires_at IS NULL OR j.expires_at > {s}.now_us())"
+            )
+            .into(),
+            get_many: format!(
+                "SELECT j.*, array(SELECT a.record FROM {s}.attempts a WHERE a.job_id = j.id \
+                 ORDER BY a.attempt) AS attempt_records \
+                 FROM {s}.jobs j WHERE j.id = ANY ($1) \
+                 AND (j.expires_at IS NULL OR j.expires_at > {s}.now_us()) \
+                 ORDER BY j.created_at DESC, j.id DESC"
+            )
+            .into(),
+            list_one: format!(
+                "SELECT created_at, id FROM ({}) p",
+                page(s, "$2", "$3", "$4", "$5")
+            )
+            .into(),
+            list_all: {
+                let branches: Vec<String> = JobStatus::ALL
+                    .iter()
+                    .map(|status| {
+                        format!(
+                            "({})",
+                            page(s, &format!("'{}'", status.as_str()), "$2", "$3", "$4")
+                        )
+                    })
+                    .collect();
+                format!(
+                    "SELECT created_at, id FROM ({}) p ORDER BY created_at DESC, id DESC LIMIT $4",
+                    branches.join(" UNION ALL ")
+                )
+                .into()
+            },
+            delete_finished: format!(
+                "DELETE FROM {s}.jobs WHERE id = ANY ($1) \
+                 AND status IN ('Completed', 'Failed', 'Canceled') RETURNING id"
             )
             .into(),
             claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
@@ -96,6 +138,17 @@ impl Statements {
             .into(),
         }
     }
+}
+
+/// The newest `limit` jobs of `name` in `status` before the cursor
+/// (`created_at`, `id`), from the `jobs_by_name` index.
+fn page(s: &str, status: &str, created_at: &str, id: &str, limit: &str) -> String {
+    format!(
+        "SELECT created_at, id FROM {s}.jobs WHERE name = $1 AND status = {status} \
+         AND (created_at, id) < ({created_at}, {id}) \
+         AND (expires_at IS NULL OR expires_at > {s}.now_us()) \
+         ORDER BY created_at DESC, id DESC LIMIT {limit}"
+    )
 }
 
 /// What `recover_leases` writes, computed once: the error of an interrupted

@@ -54,6 +54,16 @@ impl Keys {
         format!("{}:scheduled:{name}", self.prefix)
     }
 
+    /// Every job of one name, by creation time: an operator's listing.
+    pub(crate) fn listing(&self, name: &str) -> String {
+        format!("{}:jobs:{name}", self.prefix)
+    }
+
+    /// Where the sweep of each listing stopped.
+    pub(crate) fn sweep(&self) -> String {
+        format!("{}:sweep", self.prefix)
+    }
+
     /// The counter every fencing token is drawn from.
     pub(crate) fn tokens(&self) -> String {
         format!("{}:tokens", self.prefix)

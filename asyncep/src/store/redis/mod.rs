@@ -26,16 +26,22 @@ use self::reply::{claimed_job, encode_caller, micros, millis, text};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
+    ListCursor, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried,
+    StoreError,
 };
-use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
+use crate::job::{Job, JobId, JobStatus, Next, RawJson, Timestamp, failure_of};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
 
 /// The `Retry-After` a client gets while Redis is unreachable.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The most index entries one listing page looks at (a rare status costs a
+/// bounded script).
+const LIST_SCAN: u32 = 5_000;
+/// Index entries each tidy looks at, per name.
+const SWEEP_BATCH: u32 = 200;
 
 /// A [`JobStore`] in Redis, shared by every process that points at the same
 /// server and prefix.
@@ -411,6 +417,91 @@ impl JobStore for RedisStore {
                 oldest: u64::try_from(pair[1]).ok().map(Duration::from_micros),
             })
             .collect())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        let keys = &self.inner.keys;
+        let index = keys.listing(&query.name);
+        let status = query.status.map_or("", JobStatus::as_str);
+        let (score, after) = match query.after {
+            Some(cursor) => (
+                cursor.created_at.as_micros().to_string(),
+                cursor.id.to_string(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let (ids, last_score, last_id): (Vec<String>, String, String) = self
+            .invoke(|_| {
+                let mut invocation = scripts::LIST.prepare_invoke();
+                invocation
+                    .key(&index)
+                    .arg(keys.prefix())
+                    .arg(status)
+                    .arg(&score)
+                    .arg(&after)
+                    .arg(query.limit)
+                    .arg(LIST_SCAN);
+                invocation
+            })
+            .await?;
+        let found = futures_util::future::try_join_all(
+            ids.iter()
+                .filter_map(|id| id.parse::<JobId>().ok())
+                .map(|id| self.get(id)),
+        )
+        .await?;
+        let next = match (last_score.parse::<u64>(), last_id.parse::<JobId>()) {
+            (Ok(micros), Ok(id)) => Some(ListCursor {
+                created_at: Timestamp::from_micros(micros),
+                id,
+            }),
+            _ => None,
+        };
+        Ok(JobPage {
+            // A job deleted between the page and its read is left out.
+            jobs: found.into_iter().flatten().collect(),
+            next,
+        })
+    }
+
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = &self.inner.keys;
+        let ids: Vec<String> = ids.iter().map(JobId::to_string).collect();
+        let deleted: Vec<String> = self
+            .invoke(|_| {
+                let mut invocation = scripts::DELETE.prepare_invoke();
+                invocation.arg(keys.prefix());
+                for id in &ids {
+                    invocation.arg(id);
+                }
+                invocation
+            })
+            .await?;
+        Ok(deleted.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    async fn tidy_listing(&self, names: &JobNames) -> Result<(), StoreError> {
+        let keys = &self.inner.keys;
+        let sweep = keys.sweep();
+        for name in names.iter() {
+            let index = keys.listing(name);
+            let _dropped: u64 = self
+                .invoke(|_| {
+                    let mut invocation = scripts::SWEEP.prepare_invoke();
+                    invocation
+                        .key(&index)
+                        .key(&sweep)
+                        .arg(keys.prefix())
+                        .arg(name)
+                        .arg(SWEEP_BATCH);
+                    invocation
+                })
+                .await?;
+        }
+        Ok(())
     }
 
     async fn watch(&self, id: JobId, period: Duration) -> Result<(), StoreError> {

@@ -56,6 +56,9 @@ script!(PROGRESS, "lua/progress.lua");
 script!(WATCH, "lua/watch.lua");
 script!(QUEUES, "lua/queues.lua");
 script!(RETRY, "lua/retry.lua");
+script!(LIST, "lua/list.lua");
+script!(DELETE, "lua/delete.lua");
+script!(SWEEP, "lua/sweep.lua");
 
 #[cfg(test)]
 mod tests {

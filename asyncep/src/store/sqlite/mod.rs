@@ -1,5 +1,6 @@
 //! The SQLite store: durable jobs on one machine, with no server to run.
 
+mod listing;
 mod operations;
 mod row;
 mod schema;
@@ -20,8 +21,8 @@ use self::row::error;
 use self::wakeup::Wakeup;
 use self::writer::{Command, Writer};
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobStore, Lease, Maintenance,
-    NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
+    ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
 };
 use crate::job::{Job, JobId, JobStatus, Placement, RawJson, Timestamp};
 
@@ -332,6 +333,28 @@ impl JobStore for SqliteStore {
             }
             Retried { job, queued }
         }))
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<JobPage, StoreError> {
+        let mut conn = self.inner.readers.acquire().await.map_err(error)?;
+        Operation {
+            conn: &mut conn,
+            now: Timestamp::now(),
+            retention: self.inner.retention,
+        }
+        .list(query)
+        .await
+    }
+
+    async fn delete_finished(&self, ids: &[JobId]) -> Result<Vec<JobId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids.to_vec();
+        self.inner
+            .writer
+            .ask(|reply| Command::Delete(ids, reply))
+            .await
     }
 
     async fn queue_depths(&self, names: &JobNames) -> Result<Vec<QueueDepth>, StoreError> {

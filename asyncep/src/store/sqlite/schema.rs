@@ -67,6 +67,10 @@ CREATE INDEX asyncep_keys_job ON asyncep_keys (job_id);
 ALTER TABLE asyncep_jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE asyncep_jobs ADD COLUMN progress TEXT;
 "#,
+    // The operator's listing: a name's jobs of one status, newest first.
+    r#"
+CREATE INDEX asyncep_jobs_by_name ON asyncep_jobs (name, status, created_at DESC, id DESC);
+"#,
 ];
 
 /// The schema version this build of asyncep writes.

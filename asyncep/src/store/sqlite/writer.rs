@@ -43,6 +43,7 @@ pub(super) enum Command {
     Finish(Lease, Outcome, Reply<Option<Placement>>),
     Recover(i64, Reply<Vec<JobId>>),
     Purge(i64, Reply<u64>),
+    Delete(Vec<JobId>, Reply<Vec<JobId>>),
 }
 
 /// The handle the store keeps: dropping the last one ends the thread.
@@ -162,6 +163,7 @@ fn fail(command: Command, why: &str) {
         Command::Finish(_, _, reply) => send(reply, why),
         Command::Recover(_, reply) => send(reply, why),
         Command::Purge(_, reply) => send(reply, why),
+        Command::Delete(_, reply) => send(reply, why),
     }
 }
 
@@ -249,5 +251,6 @@ async fn run(
         Command::Finish(lease, outcome, reply) => answer!(reply, op.finish(&lease, outcome).await),
         Command::Recover(limit, reply) => answer!(reply, op.recover(limit).await),
         Command::Purge(limit, reply) => answer!(reply, op.purge(limit).await),
+        Command::Delete(ids, reply) => answer!(reply, op.delete_finished(&ids).await),
     }
 }

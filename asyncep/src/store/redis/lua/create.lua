@@ -58,6 +58,7 @@ local now = num(now_us())
 redis.call('HSET', KEYS[1], 'n', ARGV[2], 's', 'Queued', 'rc', '0', 'mr', ARGV[3], 'ca', now, 'lu', now,
   'in', ARGV[4], 'fp', fingerprint, 'k', key, 't', '0', 'ac', '0', 'cr', caller)
 redis.call('ZADD', KEYS[2], now, id)
+redis.call('ZADD', prefix .. ':jobs:' .. ARGV[2], now, id)
 if key ~= '' then
   redis.call('SET', KEYS[3], id)
 end
