@@ -181,6 +181,7 @@ impl JobStore for RedisStore {
         };
         let caller = encode_caller(job.caller.as_ref());
         let (job_key, queue, id) = (keys.job(job.id), keys.queue(&job.name), job.id.to_string());
+        let listing = keys.listing(&job.name);
         let (outcome, id, created_at): (u8, String, Option<String>) = self
             .invoke(|_| {
                 let mut invocation = scripts::CREATE.prepare_invoke();
@@ -188,6 +189,7 @@ impl JobStore for RedisStore {
                     .key(&job_key)
                     .key(&queue)
                     .key(&key_name)
+                    .key(&listing)
                     .arg(&id)
                     .arg(job.name.as_ref())
                     .arg(job.max_retries)

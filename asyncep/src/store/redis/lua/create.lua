@@ -1,6 +1,7 @@
 -- Stores a job, or finds the one a repeated request made (the rule of
 -- store/repeat.rs).
--- KEYS: 1 job hash, 2 ready queue of the name, 3 idempotency key (or the job hash when none)
+-- KEYS: 1 job hash, 2 ready queue of the name, 3 idempotency key (or the job hash when none),
+--       4 the name's listing index
 -- ARGV: 1 id, 2 name, 3 max retries, 4 input JSON, 5 fingerprint ('' = none),
 --       6 the key as filed, scoped to the caller ('' = none), 7 prefix,
 --       8 wake channel, 9 the caller ('' = none, else '=' and its name)
@@ -58,7 +59,7 @@ local now = num(now_us())
 redis.call('HSET', KEYS[1], 'n', ARGV[2], 's', 'Queued', 'rc', '0', 'mr', ARGV[3], 'ca', now, 'lu', now,
   'in', ARGV[4], 'fp', fingerprint, 'k', key, 't', '0', 'ac', '0', 'cr', caller)
 redis.call('ZADD', KEYS[2], now, id)
-redis.call('ZADD', prefix .. ':jobs:' .. ARGV[2], now, id)
+redis.call('ZADD', KEYS[4], now, id)
 if key ~= '' then
   redis.call('SET', KEYS[3], id)
 end
