@@ -38,7 +38,7 @@ pub use crate::problem::Problem;
 pub(crate) use callers::Callers;
 pub(crate) use location::Origin;
 #[cfg(feature = "openapi")]
-pub(crate) use openapi::document as openapi_document;
+pub(crate) use openapi::{document as openapi_document, operator_document};
 pub(crate) use operator::routes as operator_routes;
 pub(crate) use redaction::Redaction;
 pub use redaction::{DEFAULT_REDACTED_HEADERS, DEFAULT_REDACTED_QUERY, SENSITIVE_NAME_PARTS};

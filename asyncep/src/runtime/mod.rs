@@ -125,6 +125,28 @@ impl Runtime {
         crate::http::openapi_document(&self.inner.api)
     }
 
+    /// The OpenAPI document of [`operator_routes`](Self::operator_routes)
+    /// (feature `openapi`), relative to where they are nested: nest it at
+    /// the same place.
+    ///
+    /// ```
+    /// # #[asyncep::async_endpoint(job = "doc-operator-openapi", post = "/doc-operator-openapi")]
+    /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
+    /// # fn doc() -> Result<(), Box<dyn std::error::Error>> {
+    /// let runtime = asyncep::Runtime::builder().build()?;
+    /// let app = runtime.mount(axum::Router::new().nest("/admin", runtime.operator_routes()));
+    /// let document = runtime.openapi().nest("/admin", runtime.operator_openapi());
+    /// assert!(document.paths.get_path_item("/admin/jobs/{id}/retry").is_some());
+    /// # drop(app);
+    /// # Ok(())
+    /// # }
+    /// # doc().unwrap();
+    /// ```
+    #[cfg(feature = "openapi")]
+    pub fn operator_openapi(&self) -> utoipa::openapi::OpenApi {
+        crate::http::operator_document()
+    }
+
     /// Runs a `Failed` job again, as the operator route does: queued with
     /// its full retry budget, its error and retention dropped, its attempts
     /// kept. Any other job is left as it is (`queued` is false); `None` if

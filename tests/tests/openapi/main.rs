@@ -1,8 +1,9 @@
 //! The OpenAPI document (feature `openapi`), against the router's real
 //! answers: schemathesis (PyPI) drives every route of a set of endpoints of
 //! every shape (a JSON body, none, a wildcard, a `validate` function, a job
-//! that fails, one that takes a while and reports progress) on every store,
-//! and an insta snapshot keeps the document stable.
+//! that fails, one that takes a while and reports progress) and the
+//! operator's routes on every store, and an insta snapshot keeps the
+//! document stable.
 //!
 //! A binary of its own, so its document holds these endpoints only.
 
@@ -29,10 +30,27 @@ fn runtime(store: Arc<dyn JobStore>) -> Runtime {
         .expect("the runtime builds")
 }
 
+/// The document of the job routes and of the operator's, nested under
+/// `/admin` as [`app`] serves them.
+fn document(runtime: &Runtime) -> utoipa::openapi::OpenApi {
+    runtime.openapi().nest("/admin", runtime.operator_openapi())
+}
+
+/// The job routes, the operator's under `/admin`, and the document.
+fn app(runtime: &Runtime) -> axum::Router {
+    let document = axum::Json(document(runtime));
+    runtime
+        .mount(axum::Router::new().nest("/admin", runtime.operator_routes()))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { document }),
+        )
+}
+
 #[tokio::test]
 async fn the_document_is_stable() {
     let runtime = runtime(Arc::new(MemoryStore::new()));
-    let document = serde_json::to_value(runtime.openapi()).expect("the document is JSON");
+    let document = serde_json::to_value(document(&runtime)).expect("the document is JSON");
     insta::assert_json_snapshot!("openapi", document);
     runtime.shutdown().await;
 }
@@ -56,12 +74,7 @@ async fn conforms(store: Option<Arc<dyn JobStore>>) {
         return;
     };
     let runtime = runtime(store);
-    let document = axum::Json(runtime.openapi());
-    let app = runtime.mount(axum::Router::new()).route(
-        "/openapi.json",
-        axum::routing::get(move || async move { document }),
-    );
-    let server = TestServer::serve(runtime.clone(), app).await;
+    let server = TestServer::serve(runtime.clone(), app(&runtime)).await;
     run_schemathesis(&st, &server.base, "/openapi.json", 20).await;
     runtime.shutdown().await;
 }

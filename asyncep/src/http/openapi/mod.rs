@@ -4,6 +4,7 @@
 //! it says what the router does.
 
 mod job_routes;
+mod operator;
 mod parts;
 mod submit;
 
@@ -15,6 +16,27 @@ use super::Api;
 use super::operation::OperationStatus;
 use crate::http::Problem;
 use crate::job::{Attempt, AttemptStatus, ErrorInfo, Job, JobId, JobStatus, RawJson, Timestamp};
+
+/// The document of the operator's routes, relative to where they are
+/// nested.
+pub(crate) fn operator_document() -> OpenApi {
+    let mut paths = Paths::new();
+    operator::add(&mut paths);
+    let mut components = ComponentsBuilder::new();
+    for (name, schema) in schemas().into_iter().chain(operator::schemas()) {
+        components = components.schema(name, schema);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("asyncep operator")
+                .version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(components.build()))
+        .build()
+}
 
 /// The document of `api`'s routes.
 pub(crate) fn document(api: &Api) -> OpenApi {
