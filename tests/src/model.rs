@@ -19,8 +19,8 @@ use asyncep::job::{
     Timestamp,
 };
 use asyncep::store::{
-    ClaimId, ClaimRequest, ClaimedJob, Created, Idempotency, JobNames, JobStore, MAX_LOST_LEASES,
-    NewJob, Outcome, StoreError,
+    ClaimId, ClaimRequest, ClaimedJob, Created, Idempotency, JobNames, JobStore, ListCursor,
+    ListQuery, MAX_LOST_LEASES, NewJob, Outcome, StoreError,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -121,6 +121,16 @@ enum Op {
     Retry {
         job: usize,
     },
+    /// An operator deletes one of the jobs (only a finished one goes).
+    Delete {
+        job: usize,
+    },
+    /// An operator lists one name's jobs, of one status or all, in pages.
+    List {
+        name: usize,
+        status: Option<u8>,
+        limit: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -146,6 +156,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|lease| Op::Expire { lease }),
         2 => any::<usize>().prop_map(|job| Op::Cancel { job }),
         1 => any::<usize>().prop_map(|job| Op::Retry { job }),
+        1 => any::<usize>().prop_map(|job| Op::Delete { job }),
+        1 => (0..NAMES, proptest::option::of(0..6_u8), 1..4_usize)
+            .prop_map(|(name, status, limit)| Op::List { name, status, limit }),
     ]
 }
 
@@ -289,7 +302,13 @@ impl History {
 
     async fn compare(&self, id: JobId) -> Step {
         let stored = self.store.get(id).await.map_err(fail)?;
-        let model = &self.jobs[&id].doc;
+        let Some(model) = self.jobs.get(&id).map(|job| &job.doc) else {
+            agree!(
+                stored.is_none(),
+                "job {id} was deleted; the store still has {stored:?}"
+            );
+            return Ok(());
+        };
         agree!(
             stored.as_ref().map(Doc::of).as_ref() == Some(model),
             "job {id}: the store has {:?}, the model {model:?}",
@@ -479,6 +498,12 @@ impl History {
             }
             Op::Cancel { job } => self.cancel(job).await,
             Op::Retry { job } => self.retry(job).await,
+            Op::Delete { job } => self.delete(job).await,
+            Op::List {
+                name,
+                status,
+                limit,
+            } => self.list(name, status, limit).await,
         }
     }
 
@@ -546,6 +571,96 @@ impl History {
             "retry of {id} answered {answer:?}, the model {model:?} (queued: {queued})"
         );
         Ok(vec![id])
+    }
+
+    async fn delete(&mut self, index: usize) -> Result<Vec<JobId>, TestCaseError> {
+        if self.jobs.is_empty() {
+            return Ok(vec![]);
+        }
+        let id = *self
+            .jobs
+            .keys()
+            .nth(index % self.jobs.len())
+            .expect("a job");
+        let deleted = self.store.delete_finished(&[id]).await.map_err(fail)?;
+        let finished = self.jobs[&id].doc.status.is_terminal();
+        let expected = if finished { vec![id] } else { vec![] };
+        agree!(
+            deleted == expected,
+            "delete of {id} ({:?}) deleted {deleted:?}",
+            self.jobs[&id].doc.status
+        );
+        if finished {
+            self.jobs.remove(&id);
+            self.by_key.retain(|_, job| *job != id);
+        }
+        Ok(vec![id])
+    }
+
+    /// Every page of a name's jobs: newest first, each once, each as the
+    /// model has it, and all of the model's.
+    async fn list(
+        &self,
+        name: usize,
+        status: Option<u8>,
+        limit: usize,
+    ) -> Result<Vec<JobId>, TestCaseError> {
+        let name = self.names[name % self.names.len()].clone();
+        let status = status.map(|s| JobStatus::ALL[usize::from(s) % JobStatus::ALL.len()]);
+        let mut seen = Vec::new();
+        let mut after = None;
+        let mut last: Option<ListCursor> = None;
+        for _ in 0..1_000 {
+            let page = self
+                .store
+                .list(&ListQuery {
+                    name: name.clone(),
+                    status,
+                    after,
+                    limit,
+                })
+                .await
+                .map_err(fail)?;
+            agree!(
+                page.jobs.len() <= limit,
+                "a page of {} over {limit}",
+                page.jobs.len()
+            );
+            for job in &page.jobs {
+                let place = ListCursor::of(job);
+                agree!(
+                    last.is_none_or(|last| place < last),
+                    "the listing of {name} is not newest first at {}",
+                    job.id
+                );
+                last = Some(place);
+                let model = self.jobs.get(&job.id).map(|job| &job.doc);
+                agree!(
+                    model == Some(&Doc::of(job)),
+                    "the listing shows {:?}, the model {model:?}",
+                    Doc::of(job)
+                );
+                seen.push(job.id);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let mut expected: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, job)| job.doc.name == name && status.is_none_or(|s| job.doc.status == s))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut listed = seen.clone();
+        listed.sort();
+        expected.sort();
+        agree!(
+            listed == expected,
+            "the listing of {name} ({status:?}) has {seen:?}, the model {expected:?}"
+        );
+        Ok(vec![])
     }
 
     fn expect_create(&self, job: &NewJob) -> Expected {
