@@ -118,3 +118,29 @@ pub async fn only_finished_jobs_are_deleted(store: Arc<dyn JobStore>) {
     store.tidy_listing(&names).await.unwrap();
     assert_eq!(every_page(&*store, &name, None, 10).await, [again, waiting]);
 }
+
+/// A job canceled while it waited, deleted, and made again under its id
+/// (a client-chosen id) under another name: a claim for the old name finds
+/// nothing, and the new job is claimed once, under its own name. Before
+/// the fix the memory store's queue kept the canceled job's place, and a
+/// claim for the old name took the new job.
+pub async fn a_deleted_jobs_id_made_again_is_claimed_once_under_its_name(store: Arc<dyn JobStore>) {
+    let (old, new) = (unique("reuse-old"), unique("reuse-new"));
+    let id = JobId::new();
+    let mut first = new_job(&old);
+    first.id = id;
+    create(&*store, first).await;
+    assert!(store.cancel(id).await.unwrap().unwrap().ended);
+    assert_eq!(store.delete_finished(&[id]).await.unwrap(), [id]);
+    let mut again = new_job(&new);
+    again.id = id;
+    assert_eq!(create(&*store, again).await, id);
+    assert!(
+        claim(&*store, &names(&[&old])).await.is_none(),
+        "the old name has no job"
+    );
+    let claimed = claim(&*store, &names(&[&new])).await.expect("the new job");
+    assert_eq!(claimed.id, id);
+    assert_eq!(claimed.name, new);
+    assert!(claim(&*store, &names(&[&old, &new])).await.is_none());
+}

@@ -58,6 +58,7 @@ macro_rules! store_conformance {
             a_claim_tells_how_long_its_job_waited, queue_depths_count_runnable_jobs_only,
             a_failed_job_is_run_again_by_a_retry,
             a_listing_pages_through_a_names_jobs_newest_first, only_finished_jobs_are_deleted,
+            a_deleted_jobs_id_made_again_is_claimed_once_under_its_name,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

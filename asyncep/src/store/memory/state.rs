@@ -97,6 +97,11 @@ pub(super) struct Record {
     idempotency: Option<Box<Keys>>,
     /// About how many bytes this job holds (counted against the budget).
     weight: usize,
+    /// The sequence number of its entry in a ready queue or a retry heap:
+    /// an entry with another number was left by an earlier state of the job
+    /// (a cancel, or a job deleted and made again under its id) and is
+    /// skipped.
+    queued: u64,
 }
 
 #[derive(Debug, Default)]
@@ -176,12 +181,15 @@ impl State {
         self.sequence
     }
 
-    fn enqueue(&mut self, name: Cow<'static, str>, id: JobId, now: Mono) {
+    /// Puts `id` at the end of its name's ready queue; returns the entry's
+    /// sequence number, which the record keeps.
+    fn enqueue(&mut self, name: Cow<'static, str>, id: JobId, now: Mono) -> u64 {
         let sequence = self.next_sequence();
         self.ready
             .entry(name)
             .or_default()
             .push_back((sequence, now, id));
+        sequence
     }
 
     /// Stores `new`, or finds the job it repeats. Expired jobs are dropped
@@ -242,7 +250,7 @@ impl State {
                         keys: key.into_iter().collect(),
                     })
                 });
-                self.enqueue(new.name.clone(), new.id, mono);
+                let queued = self.enqueue(new.name.clone(), new.id, mono);
                 self.listing.add(&new.name, now, new.id);
 
                 self.bytes += weight;
@@ -254,6 +262,7 @@ impl State {
                     history: None,
                     idempotency,
                     weight,
+                    queued,
                 };
                 let job = record.job(new.id);
                 self.jobs.insert(new.id, record);
@@ -365,10 +374,14 @@ impl State {
             }
         }
         due.sort_unstable();
-        for (_, _, id) in due {
-            if let Some(record) = self.jobs.get(&id) {
-                let name = record.name.clone();
-                self.enqueue(name, id, now);
+        for (_, sequence, id) in due {
+            let Some(record) = self.jobs.get(&id).filter(|r| r.queued == sequence) else {
+                continue;
+            };
+            let name = record.name.clone();
+            let queued = self.enqueue(name, id, now);
+            if let Some(record) = self.jobs.get_mut(&id) {
+                record.queued = queued;
             }
         }
         next_due.map(|at| at.since(now))
@@ -376,7 +389,7 @@ impl State {
 
     /// The id of the oldest ready job among `names`, and when it joined
     /// the queue.
-    fn pop_oldest(&mut self, names: &crate::store::JobNames) -> Option<(JobId, Mono)> {
+    fn pop_oldest(&mut self, names: &crate::store::JobNames) -> Option<(u64, JobId, Mono)> {
         let name = names
             .iter()
             .filter_map(|name| Some((self.ready.get(name)?.front()?.0, name)))
@@ -385,7 +398,7 @@ impl State {
         self.ready
             .get_mut(name)?
             .pop_front()
-            .map(|(_, since, id)| (id, since))
+            .map(|(sequence, since, id)| (sequence, id, since))
     }
 
     /// How the queue of `name` stands: its ready jobs, and its retries
@@ -446,14 +459,14 @@ impl State {
         let deadline = mono + request.lease;
         let mut jobs = Vec::new();
         while jobs.len() < request.limit.max(1) {
-            let Some((id, since)) = self.pop_oldest(&request.names) else {
+            let Some((sequence, id, since)) = self.pop_oldest(&request.names) else {
                 break;
+            };
+            let Some(record) = self.jobs.get_mut(&id).filter(|r| r.queued == sequence) else {
+                continue;
             };
             self.tokens += 1;
             let token = self.tokens;
-            let Some(record) = self.jobs.get_mut(&id) else {
-                continue;
-            };
             if record.life.apply(Event::Claim { token }, now).is_err() {
                 continue;
             }
@@ -563,13 +576,17 @@ impl State {
         }
         match step.placement {
             Placement::Running => {}
-            Placement::Ready => self.enqueue(name, id, mono),
+            Placement::Ready => {
+                let queued = self.enqueue(name, id, mono);
+                self.requeued(id, queued);
+            }
             Placement::Scheduled { after } => {
                 let sequence = self.next_sequence();
                 self.scheduled
                     .entry(name)
                     .or_default()
                     .push(Reverse((mono + after, sequence, id)));
+                self.requeued(id, sequence);
             }
             Placement::Finished if status == crate::job::JobStatus::Completed => {
                 self.completed
@@ -578,6 +595,13 @@ impl State {
             Placement::Finished => self.failed.push_back((mono + retention.failed, id, ended)),
         }
         Ok(true)
+    }
+
+    /// Notes the sequence number of `id`'s new queue entry.
+    fn requeued(&mut self, id: JobId, sequence: u64) {
+        if let Some(record) = self.jobs.get_mut(&id) {
+            record.queued = sequence;
+        }
     }
 
     /// Applies an event a client or an operator asked for (`Cancel`,
