@@ -134,7 +134,7 @@ impl Runtime {
     /// # async fn job(_: asyncep::AsyncContext) -> Result<(), String> { Ok(()) }
     /// # fn doc() -> Result<(), Box<dyn std::error::Error>> {
     /// let runtime = asyncep::Runtime::builder().build()?;
-    /// let app = runtime.mount(axum::Router::new().nest("/admin", runtime.operator_routes()));
+    /// let app = runtime.api(axum::Router::new().nest("/admin", runtime.operator_routes()))?;
     /// let document = runtime.openapi().nest("/admin", runtime.operator_openapi());
     /// assert!(document.paths.get_path_item("/admin/jobs/{id}/retry").is_some());
     /// # drop(app);
