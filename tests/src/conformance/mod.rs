@@ -21,9 +21,11 @@ use asyncep::store::{
 
 use crate::wait_until;
 
+mod concurrent;
 mod control;
 mod listing;
 mod queues;
+pub use concurrent::*;
 pub use control::*;
 pub use listing::*;
 pub use queues::*;
@@ -59,6 +61,9 @@ macro_rules! store_conformance {
             a_failed_job_is_run_again_by_a_retry,
             a_listing_pages_through_a_names_jobs_newest_first, only_finished_jobs_are_deleted,
             a_deleted_jobs_id_made_again_is_claimed_once_under_its_name,
+            concurrent_creates_each_get_their_own_answer,
+            a_reused_id_among_concurrent_creates_conflicts_alone,
+            concurrent_finishes_each_get_their_own_answer,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

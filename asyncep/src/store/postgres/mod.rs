@@ -1,11 +1,14 @@
 //! The PostgreSQL store: a fleet of API and worker processes on the
 //! database most teams already run.
 
+mod claims;
+mod group;
 mod listener;
 mod listing;
 mod row;
 mod schema;
 mod statements;
+mod writes;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,9 +18,12 @@ use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 
+use self::claims::{ClaimAnswer, ClaimRow};
+use self::group::Group;
 use self::listener::Wakeup;
-use self::row::{decode, error, json, micros, millis, time};
+use self::row::{decode, error, json, micros, millis};
 use self::statements::{Recovery, Statements, sql};
+use self::writes::{CreateAnswer, CreateRow, FinishRow, WriteStatements, Writes};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
@@ -39,7 +45,11 @@ const PURGE_BATCH: i64 = 1000;
 ///
 /// Every operation is one call of a PL/pgSQL function, so it is atomic and
 /// one round trip; claims use `FOR UPDATE SKIP LOCKED`, so workers never
-/// wait on each other. Leases and schedules run on the database's clock.
+/// wait on each other. Creates, claims and finishes that arrive while
+/// others of their kind are being written are written together, in one
+/// statement and one commit (group commit): a busy process waits for the
+/// disk once per batch, not once per job, and each write still gets its
+/// own answer. Leases and schedules run on the database's clock.
 /// Idle workers wake on `LISTEN`/`NOTIFY` (coalesced: at most one
 /// notification per ~100 ms) with a poll as a backstop, or on a poll alone
 /// behind a pooler in transaction mode ([`PostgresStoreBuilder::poll_only`]).
@@ -71,7 +81,12 @@ struct Inner {
     pool: PgPool,
     schema: String,
     statements: Statements,
-    recovery: Recovery,
+    write_statements: WriteStatements,
+    /// Creates and finishes, committed many at a time.
+    writes: Writes,
+    /// Claims, made many at a time.
+    claims: Group<ClaimRow, ClaimAnswer>,
+    recovery: Arc<Recovery>,
     retention: Retention,
     wakeup: Wakeup,
     /// When a claim of this process last looked for expired leases.
@@ -149,6 +164,20 @@ impl PostgresStoreBuilder {
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy_with(options);
         let statements = Statements::new(&self.schema);
+        let write_statements = WriteStatements::new(&self.schema);
+        let recovery = Arc::new(Recovery::new()?);
+        let claims = claims::claims(
+            &self.schema,
+            &pool,
+            millis(self.retention.failed),
+            recovery.clone(),
+        );
+        let writes = Writes::new(
+            &pool,
+            &write_statements,
+            millis(self.retention.completed),
+            millis(self.retention.failed),
+        );
         let wakeup = Wakeup::new(
             pool.clone(),
             [
@@ -162,7 +191,10 @@ impl PostgresStoreBuilder {
             inner: Arc::new(Inner {
                 pool,
                 statements,
-                recovery: Recovery::new()?,
+                write_statements,
+                writes,
+                claims,
+                recovery,
                 schema: self.schema,
                 retention: self.retention,
                 wakeup,
@@ -246,44 +278,52 @@ impl PostgresStore {
         conn: &mut sqlx::PgConnection,
         job: NewJob,
     ) -> Result<Created, StoreError> {
-        let input = serde_json::to_string(&job.input)
-            .map_err(|e| StoreError::Corrupt(format!("the job input cannot be written: {e}")))?;
-        let idempotency = job.idempotency.as_ref();
-        let fingerprint = idempotency.map(|i| i.fingerprint.0.to_vec());
-        let key = idempotency
-            .and_then(|i| i.key.as_deref())
-            .map(|key| scoped_key(job.caller.as_ref(), key));
-        let row = sqlx::query(sql(&self.inner.statements.create))
-            .bind(job.id.as_uuid())
-            .bind(job.name.as_ref())
-            .bind(i32::try_from(job.max_retries).unwrap_or(i32::MAX))
-            .bind(&input)
-            .bind(fingerprint)
-            .bind(key)
-            .bind(job.caller.as_ref().map(Caller::as_str))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(error)?;
-        let outcome: i32 = row.try_get("outcome").map_err(error)?;
-        let found: Option<uuid::Uuid> = row.try_get("job_id").map_err(error)?;
-        match (outcome, found) {
+        let answer =
+            writes::create_one(&mut *conn, &self.inner.write_statements, &create_row(&job)?)
+                .await?;
+        match self.created(answer, job)? {
+            Ok(created) => Ok(created),
+            Err(id) => self.existing(&mut *conn, id).await,
+        }
+    }
+
+    /// What `create_job`'s answer means for `job`: the job made, the
+    /// refusal, or (`Err`) the id of the job a repeat found, to be read.
+    fn created(
+        &self,
+        answer: CreateAnswer,
+        job: NewJob,
+    ) -> Result<Result<Created, JobId>, StoreError> {
+        match (answer.outcome, answer.job_id) {
             (0, _) => {
-                let created = time(&row, "created")?.unwrap_or_else(Timestamp::now);
+                let created = answer
+                    .created
+                    .map(|c| Timestamp::from_micros(u64::try_from(c).unwrap_or(0)))
+                    .unwrap_or_else(Timestamp::now);
                 let mut made = Job::queued(job.id, job.name, job.max_retries, created);
                 made.caller = job.caller;
-                Ok(Created::New(made))
+                Ok(Ok(Created::New(made)))
             }
-            (1, Some(id)) => match self.get_on(&mut *conn, id.into()).await? {
-                Some(existing) => Ok(Created::Existing(existing)),
-                None => Err(StoreError::Corrupt(format!(
-                    "job {id} vanished while being read"
-                ))),
-            },
+            (1, Some(id)) => Ok(Err(id.into())),
             (2, Some(id)) => Err(StoreError::IdempotencyConflict {
                 existing: id.into(),
             }),
             (3, _) => Err(StoreError::IdTaken),
             other => Err(StoreError::Corrupt(format!("create answered {other:?}"))),
+        }
+    }
+
+    /// The job a repeated create found.
+    async fn existing<'e>(
+        &self,
+        executor: impl sqlx::PgExecutor<'e>,
+        id: JobId,
+    ) -> Result<Created, StoreError> {
+        match self.get_on(executor, id).await? {
+            Some(existing) => Ok(Created::Existing(existing)),
+            None => Err(StoreError::Corrupt(format!(
+                "job {id} vanished while being read"
+            ))),
         }
     }
 
@@ -340,12 +380,12 @@ impl JobStore for PostgresStore {
     }
 
     async fn create(&self, job: NewJob) -> Result<Created, StoreError> {
-        let mut conn = self.inner.pool.acquire().await.map_err(error)?;
-        let name = job.name.clone();
-        let created = self.create_on(&mut conn, job).await?;
-        if let Created::New(_) = created {
-            self.inner.wakeup.notify(&name).await;
-        }
+        let answer = self.inner.writes.creates.write(create_row(&job)?).await?;
+        let created = match self.created(answer, job)? {
+            Ok(created) => created,
+            Err(id) => return self.existing(&self.inner.pool, id).await,
+        };
+        self.inner.wakeup.notify(created.job().name.as_ref()).await;
         Ok(created)
     }
 
@@ -354,21 +394,18 @@ impl JobStore for PostgresStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
-        let names: Vec<&str> = request.names.iter().collect();
-        let rows = sqlx::query(sql(&self.inner.statements.claim))
-            .bind(&names)
-            .bind(micros(request.lease))
-            .bind(i32::try_from(request.limit.max(1)).unwrap_or(i32::MAX))
-            .bind(uuid::Uuid::from_u128(request.id.0))
-            .bind(request.repeat)
-            .bind(self.failed_ms())
-            .bind(self.inner.recovery.max_lost)
-            .bind(self.inner.recovery.interrupted.as_str())
-            .bind(self.inner.recovery.lost.as_str())
-            .bind(self.recovery_due(request.lease))
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(error)?;
+        let rows = self
+            .inner
+            .claims
+            .write(ClaimRow {
+                names: request.names.iter().map(str::to_owned).collect(),
+                lease: micros(request.lease),
+                limit: i32::try_from(request.limit.max(1)).unwrap_or(i32::MAX),
+                claim: uuid::Uuid::from_u128(request.id.0),
+                repeat: request.repeat,
+                recover: self.recovery_due(request.lease),
+            })
+            .await?;
         let mut claimed = Claimed::default();
         for row in rows {
             let id: Option<uuid::Uuid> = row.try_get("id").map_err(error)?;
@@ -553,20 +590,20 @@ impl JobStore for PostgresStore {
             Next::Requeue => ("requeue", Duration::ZERO),
             Next::Cancel => ("cancel", Duration::ZERO),
         };
-        let row = sqlx::query(sql(&self.inner.statements.finish))
-            .bind(lease.job_id.as_uuid())
-            .bind(i64::try_from(lease.token).unwrap_or(i64::MAX))
-            .bind(step)
-            .bind(record)
-            .bind(attempt.result.as_ref().map(|r| r.get().to_owned()))
-            .bind(job_error)
-            .bind(micros(delay))
-            .bind(millis(self.inner.retention.completed))
-            .bind(self.failed_ms())
-            .fetch_one(&self.inner.pool)
-            .await
-            .map_err(error)?;
-        let done: i32 = row.try_get("done").map_err(error)?;
+        let done = self
+            .inner
+            .writes
+            .finishes
+            .write(FinishRow {
+                id: lease.job_id.as_uuid(),
+                token: i64::try_from(lease.token).unwrap_or(i64::MAX),
+                step,
+                record,
+                result: attempt.result.as_ref().map(|r| r.get().to_owned()),
+                error: job_error,
+                delay: micros(delay),
+            })
+            .await?;
         self.inner.moved.fetch_add(1, Ordering::Relaxed);
         match done {
             1 => {
@@ -632,6 +669,24 @@ impl JobStore for PostgresStore {
     async fn wait_for_work(&self, _names: &JobNames, timeout: Duration) {
         self.inner.wakeup.wait(timeout).await;
     }
+}
+
+/// The arguments of `create_job` for `job`.
+fn create_row(job: &NewJob) -> Result<CreateRow, StoreError> {
+    let input = serde_json::to_string(&job.input)
+        .map_err(|e| StoreError::Corrupt(format!("the job input cannot be written: {e}")))?;
+    let idempotency = job.idempotency.as_ref();
+    Ok(CreateRow {
+        id: job.id.as_uuid(),
+        name: job.name.clone().into_owned(),
+        max_retries: i32::try_from(job.max_retries).unwrap_or(i32::MAX),
+        input,
+        fingerprint: idempotency.map(|i| i.fingerprint.0.to_vec()),
+        key: idempotency
+            .and_then(|i| i.key.as_deref())
+            .map(|key| scoped_key(job.caller.as_ref(), key)),
+        caller: job.caller.as_ref().map(|c| c.as_str().to_owned()),
+    })
 }
 
 impl Drop for Inner {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use crate::job::{ErrorInfo, Job, JobId, Timestamp};
+use crate::job::{ErrorInfo, Job, JobId};
 use crate::store::StoreError;
 use crate::store::record::{JobColumns, decode_attempts};
 
@@ -55,11 +55,6 @@ pub(super) fn millis(duration: Duration) -> i64 {
 
 pub(super) fn json(info: &ErrorInfo) -> Result<String, StoreError> {
     serde_json::to_string(info).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn time(row: &PgRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
-    let value: Option<i64> = row.try_get(column).map_err(error)?;
-    Ok(value.map(|micros| Timestamp::from_micros(u64::try_from(micros).unwrap_or(0))))
 }
 
 /// A job document from a `jobs` row and its attempt records.

@@ -13,7 +13,6 @@ use crate::store::{MAX_LOST_LEASES, StoreError};
 /// ([`schema::valid_schema`]): every other value is a bound parameter.
 #[derive(Debug)]
 pub(super) struct Statements {
-    pub(super) create: Arc<str>,
     pub(super) get: Arc<str>,
     /// The jobs of `ids`, as `get` reads each.
     pub(super) get_many: Arc<str>,
@@ -23,7 +22,6 @@ pub(super) struct Statements {
     pub(super) list_all: Arc<str>,
     /// Deletes the finished jobs of `ids`.
     pub(super) delete_finished: Arc<str>,
-    pub(super) claim: Arc<str>,
     pub(super) renew: Arc<str>,
     pub(super) progress: Arc<str>,
     pub(super) cancel: Arc<str>,
@@ -37,7 +35,6 @@ pub(super) struct Statements {
     /// The `last_updated_at` and cancel mark of listened jobs, for the
     /// poll that stands in for `LISTEN` behind a pooler.
     pub(super) marks: Arc<str>,
-    pub(super) finish: Arc<str>,
     pub(super) recover: Arc<str>,
     pub(super) purge: Arc<str>,
     /// Run by `maintain` after many transitions: each leaves dead index
@@ -49,10 +46,6 @@ pub(super) struct Statements {
 impl Statements {
     pub(super) fn new(s: &str) -> Self {
         Self {
-            create: format!(
-                "SELECT outcome, job_id, created FROM {s}.create_job($1, $2, $3, $4, $5, $6, $7)"
-            )
-            .into(),
             get: format!(
                 "SELECT j.*, array(SELECT a.record FROM {s}.attempts a WHERE a.job_id = j.id \
                  ORDER BY a.attempt) AS attempt_records \
@@ -94,8 +87,6 @@ impl Statements {
                  AND status IN ('Completed', 'Failed', 'Canceled') RETURNING id"
             )
             .into(),
-            claim: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                .into(),
             vacuum: format!("VACUUM (SKIP_LOCKED) {s}.jobs").into(),
             renew: format!(
                 "UPDATE {s}.jobs SET lease_expires_at = {s}.now_us() + $3 \
@@ -127,8 +118,6 @@ impl Statements {
                 "SELECT id, last_updated_at, cancel_requested FROM {s}.jobs WHERE id = ANY ($1)"
             )
             .into(),
-            finish: format!("SELECT {s}.finish_job($1, $2, $3, $4, $5, $6, $7, $8, $9) AS done")
-                .into(),
             recover: format!("SELECT * FROM {s}.recover_leases({s}.now_us(), $1, $2, $3, $4)")
                 .into(),
             purge: format!(

@@ -1,0 +1,153 @@
+//! Claims committed together: the claims of a process's workers that
+//! arrive while others are on their way are made in one statement, which
+//! calls `claim_jobs` once per claim (`CROSS JOIN LATERAL`), each under its
+//! own claim id. So each claim keeps everything a claim alone has: its
+//! limit, its own fencing tokens, and a repeat after a lost reply that
+//! finds exactly the jobs it took. A later call in the statement sees what
+//! the earlier ones took (the same transaction), so no job is taken twice.
+//!
+//! A batch that fails is rolled back whole and its claims are made again
+//! one by one, each as a repeat: a claim whose batch did commit (the reply
+//! was lost) gets the jobs it took, and none is left leased to nobody.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+
+use super::group::{Flush, Group};
+use super::row::error;
+use super::statements::{Recovery, sql};
+use crate::store::StoreError;
+
+/// One worker's claim: the arguments of `claim_jobs` that are not the
+/// store's own.
+pub(super) struct ClaimRow {
+    pub(super) names: Vec<String>,
+    pub(super) lease: i64,
+    pub(super) limit: i32,
+    pub(super) claim: uuid::Uuid,
+    pub(super) repeat: bool,
+    pub(super) recover: bool,
+}
+
+/// The rows `claim_jobs` answered one claim with.
+pub(super) type ClaimAnswer = Vec<PgRow>;
+
+/// The claim statements of one schema, and what recovery writes.
+#[derive(Clone)]
+struct ClaimStatements {
+    one: Arc<str>,
+    many: Arc<str>,
+    failed_ms: i64,
+    recovery: Arc<Recovery>,
+}
+
+pub(super) fn claims(
+    s: &str,
+    pool: &PgPool,
+    failed_ms: i64,
+    recovery: Arc<Recovery>,
+) -> Group<ClaimRow, ClaimAnswer> {
+    let statements = ClaimStatements {
+        one: format!("SELECT * FROM {s}.claim_jobs($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .into(),
+        many: format!(
+            "SELECT t.n AS claim_place, c.* FROM unnest($1::integer[], $2::uuid[], \
+             $3::boolean[], $4::boolean[]) WITH ORDINALITY AS t(lim, claim, repeat, recover, n) \
+             CROSS JOIN LATERAL {s}.claim_jobs($5, $6, t.lim, t.claim, t.repeat, $7, $8, $9, \
+             $10, t.recover) c ORDER BY t.n"
+        )
+        .into(),
+        failed_ms,
+        recovery,
+    };
+    let pool = pool.clone();
+    let flush: Flush<ClaimRow, ClaimAnswer> = Arc::new(move |rows| {
+        let (pool, statements) = (pool.clone(), statements.clone());
+        Box::pin(async move { claim_rows(&pool, &statements, rows).await })
+    });
+    // A claim sends a few dozen bytes: the batch is bounded by its count.
+    Group::new(flush, |_| 64)
+}
+
+async fn claim_rows(
+    pool: &PgPool,
+    statements: &ClaimStatements,
+    rows: Vec<ClaimRow>,
+) -> Vec<Result<ClaimAnswer, StoreError>> {
+    let alike = rows
+        .iter()
+        .all(|r| r.names == rows[0].names && r.lease == rows[0].lease);
+    if rows.len() > 1 && alike {
+        match claim_many(pool, statements, &rows).await {
+            Ok(answers) => return answers.into_iter().map(Ok).collect(),
+            Err(failure) => {
+                tracing::debug!(error = %failure, rows = rows.len(), "a batch of claims failed; making them one by one");
+            }
+        }
+    }
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // Alone after a failed batch, as a repeat: it finds what the batch
+        // took if the batch committed after all.
+        let repeat = row.repeat || rows.len() > 1;
+        answers.push(claim_one(pool, statements, row, repeat).await);
+    }
+    answers
+}
+
+async fn claim_many(
+    pool: &PgPool,
+    statements: &ClaimStatements,
+    rows: &[ClaimRow],
+) -> Result<Vec<ClaimAnswer>, StoreError> {
+    let recovery = &statements.recovery;
+    let found = sqlx::query(sql(&statements.many))
+        .bind(rows.iter().map(|r| r.limit).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.claim).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.repeat).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.recover).collect::<Vec<_>>())
+        .bind(&rows[0].names)
+        .bind(rows[0].lease)
+        .bind(statements.failed_ms)
+        .bind(recovery.max_lost)
+        .bind(recovery.interrupted.as_str())
+        .bind(recovery.lost.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(error)?;
+    let mut answers: Vec<ClaimAnswer> = rows.iter().map(|_| Vec::new()).collect();
+    for row in found {
+        let place: i64 = sqlx::Row::try_get(&row, "claim_place").map_err(error)?;
+        let answer = usize::try_from(place - 1)
+            .ok()
+            .and_then(|i| answers.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("a claim answered for claim {place}")))?;
+        answer.push(row);
+    }
+    Ok(answers)
+}
+
+async fn claim_one(
+    pool: &PgPool,
+    statements: &ClaimStatements,
+    row: &ClaimRow,
+    repeat: bool,
+) -> Result<ClaimAnswer, StoreError> {
+    let recovery = &statements.recovery;
+    sqlx::query(sql(&statements.one))
+        .bind(&row.names)
+        .bind(row.lease)
+        .bind(row.limit)
+        .bind(row.claim)
+        .bind(repeat)
+        .bind(statements.failed_ms)
+        .bind(recovery.max_lost)
+        .bind(recovery.interrupted.as_str())
+        .bind(recovery.lost.as_str())
+        .bind(row.recover)
+        .fetch_all(pool)
+        .await
+        .map_err(error)
+}
