@@ -40,9 +40,9 @@ pub use error::StoreError;
 pub(crate) use memory::DEFAULT_CAPACITY as DEFAULT_MEMORY_CAPACITY;
 pub use memory::MemoryStore;
 pub use types::{
-    Cancellation, ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, Idempotency, JobNames,
-    JobPage, Lease, ListCursor, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal,
-    Retention, Retried,
+    Cancellation, ClaimId, ClaimRequest, Claimed, ClaimedJob, Created, FinishedAndClaimed,
+    Idempotency, JobNames, JobPage, Lease, ListCursor, ListQuery, Maintenance, NewJob, Outcome,
+    QueueDepth, Renewal, Retention, Retried,
 };
 pub(crate) use url::redact_url;
 
@@ -212,6 +212,31 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Records a finished attempt and moves the job on, as one atomic step.
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError>;
+
+    /// A worker's turn between two jobs: [`finish`](Self::finish), then
+    /// [`claim`](Self::claim) with `next`, in one round trip where the
+    /// store can (PostgreSQL: one statement). The claim is made whatever
+    /// the finish answered, unless the finish failed in a way that may pass
+    /// ([`StoreError::is_transient`]), when `claimed` is `None`: the worker
+    /// tries the finish again first.
+    ///
+    /// The default calls the two in turn.
+    async fn finish_and_claim(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        next: &ClaimRequest,
+    ) -> FinishedAndClaimed {
+        let finished = self.finish(lease, outcome).await;
+        if finished.as_ref().is_err_and(StoreError::is_transient) {
+            return FinishedAndClaimed {
+                finished,
+                claimed: None,
+            };
+        }
+        let claimed = Some(self.claim(next).await);
+        FinishedAndClaimed { finished, claimed }
+    }
 
     /// Recovers jobs whose lease expired and drops finished jobs whose
     /// retention ended. The runtime calls it every half lease.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobId, JobStatus, RawJson, Timestamp};
+use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobId, JobStatus, Next, RawJson, Timestamp};
 use crate::store::StoreError;
 
 /// An attempt as stored: the wire `Attempt`, with timestamps in microseconds
@@ -86,6 +86,19 @@ impl From<StoredAttempt> for Attempt {
 
 /// The completing attempt's result is kept once, in the job: its record
 /// reads it back from there.
+/// Where a finish moves the job, as the shared stores' scripts and
+/// functions name it, and the delay of a retry.
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+pub(crate) fn step_of(next: Next) -> (&'static str, std::time::Duration) {
+    match next {
+        Next::Complete => ("complete", std::time::Duration::ZERO),
+        Next::Fail => ("fail", std::time::Duration::ZERO),
+        Next::Retry { after } => ("retry", after),
+        Next::Requeue => ("requeue", std::time::Duration::ZERO),
+        Next::Cancel => ("cancel", std::time::Duration::ZERO),
+    }
+}
+
 pub(crate) fn share_result(attempts: &mut [Attempt], result: Option<&RawJson>) {
     if let Some(last) = attempts
         .iter_mut()

@@ -2,6 +2,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::StoreError;
 use crate::caller::Caller;
 use crate::job::{Attempt, Fingerprint, JobId, JobInput, Next};
 
@@ -179,6 +180,17 @@ pub struct Claimed {
     /// When nothing was runnable: how long until the earliest `Scheduled`
     /// job falls due, measured on the store's clock.
     pub next_due: Option<Duration>,
+}
+
+/// The answer to [`JobStore::finish_and_claim`](super::JobStore::finish_and_claim).
+#[derive(Debug)]
+pub struct FinishedAndClaimed {
+    /// What the finish answered, as [`JobStore::finish`](super::JobStore::finish) would.
+    pub finished: Result<(), StoreError>,
+    /// What the claim answered, as [`JobStore::claim`](super::JobStore::claim)
+    /// would; `None` when no claim was made (the finish failed in a way
+    /// that may pass).
+    pub claimed: Option<Result<Claimed, StoreError>>,
 }
 
 /// The answer to [`JobStore::cancel`](super::JobStore::cancel).

@@ -18,19 +18,35 @@ use super::{Signals, WorkerContext};
 use crate::endpoint::Run;
 use crate::job::{Attempt, AttemptStatus, ErrorInfo, JobError, Next, RawJson, Timestamp, canceled};
 use crate::progress::ProgressSink;
-use crate::store::{ChangeListener, ClaimedJob, Lease, Outcome, StoreError};
+use crate::store::{ChangeListener, ClaimRequest, Claimed, ClaimedJob, Lease, Outcome, StoreError};
 
-/// Runs a claimed job once and records the attempt. `sent` is when the
-/// claim that granted its lease was sent.
+/// Runs a claimed job once and records the attempt. With `next`, the
+/// worker's next claim goes with the record, in one round trip where the
+/// store can.
 pub(super) async fn run(
     context: &WorkerContext,
     held: Held<'_>,
     job: ClaimedJob,
     signals: &Signals,
-) {
+    next: Option<&ClaimRequest>,
+) -> Turn {
     let span = info_span!("asyncep.attempt", job.id = %job.id, job.name = %job.name, attempt = job.attempt);
     crate::trace::continue_in(&span, job.input.trace.as_deref(), job.attempt == 1);
-    execute(context, held, job, signals).instrument(span).await;
+    execute(context, held, job, signals, next)
+        .instrument(span)
+        .await
+}
+
+/// What the claim that went with an attempt's record did.
+#[derive(Debug)]
+pub(super) enum Turn {
+    /// No claim went with it.
+    Unclaimed,
+    /// The claim's answer, and when it was sent (its leases run from then).
+    Claimed(tokio::time::Instant, Claimed),
+    /// The claim was sent and its answer lost: the next claim repeats it,
+    /// under the same id, and finds the jobs it may have taken.
+    Unanswered,
 }
 
 /// Where a worker's lease is kept: the heartbeat, the worker's slot in it,
@@ -42,7 +58,13 @@ pub(super) struct Held<'a> {
     pub(super) sent: std::time::Instant,
 }
 
-async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signals: &Signals) {
+async fn execute(
+    context: &WorkerContext,
+    held: Held<'_>,
+    job: ClaimedJob,
+    signals: &Signals,
+    claim: Option<&ClaimRequest>,
+) -> Turn {
     let cancellation = signals.stop.child_token();
     let kept = held.heartbeat.keep(
         held.slot,
@@ -55,16 +77,16 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         // a store bug; hand the job back rather than fail it.
         error!("claimed a job this process has no handler for; handing it back");
         let attempt = interrupted(Timestamp::now(), "no handler in this process");
-        finish(
+        let (_, turn) = finish(
             context,
             &job.lease,
             &kept,
             &signals.abort,
-            attempt,
-            Next::Requeue,
+            (attempt, Next::Requeue),
+            claim.filter(|_| !signals.stop.is_cancelled()),
         )
         .await;
-        return;
+        return turn;
     };
     // A cancel asked in any process is announced here; a renewal confirms it.
     let mut changes = context.store.changes().listen(job.id);
@@ -112,7 +134,7 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
                 token = job.lease.token,
                 "stopped the handler: its lease was lost, and the job belongs to the next claim"
             );
-            return;
+            return Turn::Unclaimed;
         }
         Ended::CancelGraceOver => {
             warn!(grace = ?cancel_grace, "the canceled job's handler ran past its grace; it was dropped");
@@ -187,11 +209,21 @@ async fn execute(context: &WorkerContext, held: Held<'_>, job: ClaimedJob, signa
         error,
     };
     let ran = clock.elapsed();
-    let recorded = finish(context, &job.lease, &kept, &signals.abort, attempt, next).await;
+    let (recorded, turn) = finish(
+        context,
+        &job.lease,
+        &kept,
+        &signals.abort,
+        (attempt, next),
+        // A stopping worker claims nothing more.
+        claim.filter(|_| !signals.stop.is_cancelled()),
+    )
+    .await;
     let moved = recorded.then_some(next);
     context
         .meters
         .attempt_ended(endpoint.job, status, ran, moved);
+    turn
 }
 
 enum Ended {
@@ -224,28 +256,53 @@ fn interrupted(started_at: Timestamp, why: &str) -> Attempt {
 
 /// Records the attempt, trying again while the store fails and the lease,
 /// still renewed by its heartbeat, holds. A finish repeated after a lost
-/// reply is recognised by the store, so it is never recorded twice. Returns
-/// whether the store recorded it.
+/// reply is recognised by the store, so it is never recorded twice. The
+/// first try carries `claim`, the worker's next claim, when there is one.
+/// Returns whether the store recorded the attempt, and what the claim did.
 async fn finish(
     context: &WorkerContext,
     lease: &Lease,
     kept: &KeptLease<'_>,
     abort: &CancellationToken,
-    attempt: Attempt,
-    next: Next,
-) -> bool {
+    (attempt, next): (Attempt, Next),
+    mut claim: Option<&ClaimRequest>,
+) -> (bool, Turn) {
     let outcome = Outcome { attempt, next };
     let mut pause = Duration::from_millis(50);
+    let mut turn = Turn::Unclaimed;
     loop {
-        let finished = tokio::select! {
-            finished = context.store.finish(lease, outcome.clone()) => finished,
-            () = kept.lost().cancelled() => Err(StoreError::LeaseLost { id: lease.job_id }),
+        let finished = match claim.take() {
+            Some(request) => {
+                let sent = tokio::time::Instant::now();
+                // Not cut short when the heartbeat finds the lease gone: a
+                // renewal that lands after the finish was recorded finds
+                // the job no longer running, and the answer (whether the
+                // finish counted, which jobs the claim took) must be read.
+                // A lease lost before is refused by the store's fencing.
+                let answer = context
+                    .store
+                    .finish_and_claim(lease, outcome.clone(), request)
+                    .await;
+                turn = match answer.claimed {
+                    None => Turn::Unclaimed,
+                    Some(Ok(claimed)) => Turn::Claimed(sent, claimed),
+                    Some(Err(error)) => {
+                        debug!(%error, "the claim sent with the attempt's record was not answered");
+                        Turn::Unanswered
+                    }
+                };
+                answer.finished
+            }
+            None => tokio::select! {
+                finished = context.store.finish(lease, outcome.clone()) => finished,
+                () = kept.lost().cancelled() => Err(StoreError::LeaseLost { id: lease.job_id }),
+            },
         };
         let error = match finished {
-            Ok(()) => return true,
+            Ok(()) => return (true, turn),
             Err(error @ StoreError::LeaseLost { .. }) => {
                 warn!(%error, "the attempt's outcome was refused: the lease was lost before it was recorded");
-                return false;
+                return (false, turn);
             }
             Err(error) if error.is_transient() => error,
             Err(error) => {
@@ -253,7 +310,7 @@ async fn finish(
                 // lease (and this worker) forever. Let the lease run out;
                 // recovery gives the job to the next claim.
                 error!(%error, "the attempt's outcome cannot be recorded; letting its lease run out");
-                return false;
+                return (false, turn);
             }
         };
         warn!(%error, retry_in = ?pause, "could not record the attempt; trying again under the live lease");
@@ -261,11 +318,11 @@ async fn finish(
             () = tokio::time::sleep(pause) => {}
             () = kept.lost().cancelled() => {
                 error!("the lease was lost before the attempt could be recorded; the job will run again");
-                return false;
+                return (false, turn);
             }
             () = abort.cancelled() => {
                 error!("the shutdown grace ran out before the attempt could be recorded; the job will run again");
-                return false;
+                return (false, turn);
             }
         }
         pause = (pause * 2).min(Duration::from_secs(2));

@@ -27,7 +27,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::context::States;
 use crate::registry::Registry;
-use crate::store::{ClaimId, ClaimRequest, JobStore};
+use crate::store::{ClaimId, ClaimRequest, Claimed, JobStore};
 
 /// The longest an idle worker waits before it looks at the store again even
 /// without a wake-up: a safety net for a missed signal, not a polling beat.
@@ -216,9 +216,16 @@ async fn claim_loop(
         repeat: false,
     };
     let mut failures = 0_u32;
-    while !signals.stop.is_cancelled() {
-        let sent = Instant::now();
-        match context.store.claim(&request).await {
+    // Jobs claimed with the last attempt's record, and when that was sent.
+    let mut ahead: Option<(Instant, Claimed)> = None;
+    // Jobs claimed ahead are run even when a stop began meanwhile: their
+    // handlers see the stop at once, and the shutdown hands them back.
+    while !signals.stop.is_cancelled() || ahead.is_some() {
+        let (sent, answer) = match ahead.take() {
+            Some((sent, claimed)) => (sent, Ok(claimed)),
+            None => (Instant::now(), context.store.claim(&request).await),
+        };
+        match answer {
             Ok(claimed) => {
                 // A new id once an answer came back; until then the same
                 // claim is repeated, and finds the jobs it may have taken.
@@ -232,7 +239,8 @@ async fn claim_loop(
                         () = signals.stop.cancelled() => {}
                     }
                 }
-                for job in claimed.jobs {
+                let count = claimed.jobs.len();
+                for (place, job) in claimed.jobs.into_iter().enumerate() {
                     if sent + job.lease.ttl <= Instant::now() {
                         // Its lease ran out before the handler could start
                         // (a slow answer, or a repeated claim): recovery
@@ -245,7 +253,14 @@ async fn claim_loop(
                         slot,
                         sent: sent.into_std(),
                     };
-                    attempt::run(&context, kept, job, &signals).await;
+                    // The last job's record carries the next claim (unless
+                    // the worker is stopping by then).
+                    let next = (place + 1 == count).then_some(&request);
+                    match attempt::run(&context, kept, job, &signals, next).await {
+                        attempt::Turn::Unclaimed => {}
+                        attempt::Turn::Claimed(sent, claimed) => ahead = Some((sent, claimed)),
+                        attempt::Turn::Unanswered => request.repeat = true,
+                    }
                 }
             }
             Err(error) => {

@@ -25,10 +25,12 @@ mod concurrent;
 mod control;
 mod listing;
 mod queues;
+mod turns;
 pub use concurrent::*;
 pub use control::*;
 pub use listing::*;
 pub use queues::*;
+pub use turns::*;
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -64,6 +66,8 @@ macro_rules! store_conformance {
             concurrent_creates_each_get_their_own_answer,
             a_reused_id_among_concurrent_creates_conflicts_alone,
             concurrent_finishes_each_get_their_own_answer,
+            a_turn_records_the_finish_and_claims_the_next_job,
+            a_zombies_turn_is_refused_the_finish_but_claims,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

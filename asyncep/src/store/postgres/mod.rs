@@ -8,6 +8,7 @@ mod listing;
 mod row;
 mod schema;
 mod statements;
+mod turns;
 mod writes;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,20 +19,20 @@ use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Row};
 
-use self::claims::{ClaimAnswer, ClaimRow};
+use self::claims::{ClaimAnswer, ClaimRow, ClaimStatements};
 use self::group::Group;
 use self::listener::Wakeup;
 use self::row::{decode, error, json, micros, millis};
 use self::statements::{Recovery, Statements, sql};
+use self::turns::{TurnAnswer, TurnRow};
 use self::writes::{CreateAnswer, CreateRow, FinishRow, WriteStatements, Writes};
 use super::record::StoredRun;
 use super::repeat::scoped_key;
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, ClaimedJob, Created, JobNames, JobPage, JobStore,
-    Lease, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried,
-    StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, FinishedAndClaimed, JobNames, JobPage,
+    JobStore, Lease, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention,
+    Retried, StoreError,
 };
-use crate::caller::Caller;
 use crate::job::{Job, JobId, Next, RawJson, Timestamp, failure_of};
 
 /// The schema asyncep's tables live in, unless configured otherwise.
@@ -86,6 +87,8 @@ struct Inner {
     writes: Writes,
     /// Claims, made many at a time.
     claims: Group<ClaimRow, ClaimAnswer>,
+    /// Workers' turns: a finish and the next claim, many at a time.
+    turns: Group<TurnRow, TurnAnswer>,
     recovery: Arc<Recovery>,
     retention: Retention,
     wakeup: Wakeup,
@@ -166,11 +169,21 @@ impl PostgresStoreBuilder {
         let statements = Statements::new(&self.schema);
         let write_statements = WriteStatements::new(&self.schema);
         let recovery = Arc::new(Recovery::new()?);
-        let claims = claims::claims(
+        let claim_statements = ClaimStatements::new(
             &self.schema,
-            &pool,
             millis(self.retention.failed),
             recovery.clone(),
+        );
+        let claims = claims::claims(&pool, claim_statements.clone());
+        let turns = turns::turns(
+            &self.schema,
+            &pool,
+            write_statements.clone(),
+            claim_statements,
+            [
+                millis(self.retention.completed),
+                millis(self.retention.failed),
+            ],
         );
         let writes = Writes::new(
             &pool,
@@ -194,6 +207,7 @@ impl PostgresStoreBuilder {
                 write_statements,
                 writes,
                 claims,
+                turns,
                 recovery,
                 schema: self.schema,
                 retention: self.retention,
@@ -394,64 +408,8 @@ impl JobStore for PostgresStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
-        let rows = self
-            .inner
-            .claims
-            .write(ClaimRow {
-                names: request.names.iter().map(str::to_owned).collect(),
-                lease: micros(request.lease),
-                limit: i32::try_from(request.limit.max(1)).unwrap_or(i32::MAX),
-                claim: uuid::Uuid::from_u128(request.id.0),
-                repeat: request.repeat,
-                recover: self.recovery_due(request.lease),
-            })
-            .await?;
-        let mut claimed = Claimed::default();
-        for row in rows {
-            let id: Option<uuid::Uuid> = row.try_get("id").map_err(error)?;
-            let Some(id) = id else {
-                let due: Option<i64> = row.try_get("next_due").map_err(error)?;
-                claimed.next_due =
-                    due.map(|d| Duration::from_micros(u64::try_from(d).unwrap_or(0)));
-                continue;
-            };
-            let id = JobId::from(id);
-            let input: Option<String> = row.try_get("input").map_err(error)?;
-            let input = serde_json::from_str(input.as_deref().unwrap_or("{}")).map_err(|e| {
-                StoreError::Corrupt(format!("job {id}: the input is not readable: {e}"))
-            })?;
-            let number = |column: &str| -> Result<u32, StoreError> {
-                let value: i32 = row.try_get(column).map_err(error)?;
-                Ok(u32::try_from(value).unwrap_or(0))
-            };
-            let token: i64 = row.try_get("token").map_err(error)?;
-            let left: i64 = row.try_get("lease_left").map_err(error)?;
-            let waited: i64 = row.try_get("waited").map_err(error)?;
-            let caller: Option<String> = row.try_get("caller").map_err(error)?;
-            claimed.jobs.push(ClaimedJob {
-                id,
-                name: row.try_get::<String, _>("name").map_err(error)?.into(),
-                attempt: number("attempts")? + 1,
-                retry_count: number("retry_count")?,
-                max_retries: number("max_retries")?,
-                input: Arc::new(input),
-                caller: caller.map(Caller::new),
-                lease: Lease {
-                    job_id: id,
-                    token: u64::try_from(token).unwrap_or(0),
-                    ttl: Duration::from_micros(u64::try_from(left).unwrap_or(0)),
-                },
-                waited: Duration::from_micros(u64::try_from(waited).unwrap_or(0)),
-            });
-        }
-        claimed.jobs.sort_by_key(|job| job.lease.token);
-        self.inner
-            .moved
-            .fetch_add(claimed.jobs.len() as u64, Ordering::Relaxed);
-        for job in &claimed.jobs {
-            self.changes().announce(job.id);
-        }
-        Ok(claimed)
+        let rows = self.inner.claims.write(self.claim_row(request)).await?;
+        self.took(claims::decode(rows)?)
     }
 
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
@@ -573,48 +531,45 @@ impl JobStore for PostgresStore {
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
-        let Outcome { attempt, next } = outcome;
-        let record = serde_json::to_string(
-            &StoredRun::from(&attempt).without_result_if(next == Next::Complete),
-        )
-        .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
-        let job_error = match (&attempt.error, next) {
-            (Some(info), _) => Some(json(info)?),
-            (None, Next::Fail) => Some(json(&failure_of(&attempt))?),
-            (None, _) => None,
-        };
-        let (step, delay) = match next {
-            Next::Complete => ("complete", Duration::ZERO),
-            Next::Fail => ("fail", Duration::ZERO),
-            Next::Retry { after } => ("retry", after),
-            Next::Requeue => ("requeue", Duration::ZERO),
-            Next::Cancel => ("cancel", Duration::ZERO),
-        };
+        let next = outcome.next;
         let done = self
             .inner
             .writes
             .finishes
-            .write(FinishRow {
-                id: lease.job_id.as_uuid(),
-                token: i64::try_from(lease.token).unwrap_or(i64::MAX),
-                step,
-                record,
-                result: attempt.result.as_ref().map(|r| r.get().to_owned()),
-                error: job_error,
-                delay: micros(delay),
-            })
+            .write(self.finish_row(lease, outcome)?)
             .await?;
-        self.inner.moved.fetch_add(1, Ordering::Relaxed);
-        match done {
-            1 => {
-                self.changes().announce(lease.job_id);
-                if matches!(next, Next::Retry { .. } | Next::Requeue) {
-                    self.inner.wakeup.wake_all();
-                }
-                Ok(())
+        self.finished(lease, next, done)
+    }
+
+    async fn finish_and_claim(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        request: &ClaimRequest,
+    ) -> FinishedAndClaimed {
+        let next = outcome.next;
+        let row = match self.finish_row(lease, outcome) {
+            Ok(finish) => TurnRow {
+                finish,
+                claim: self.claim_row(request),
+            },
+            Err(error) => {
+                return FinishedAndClaimed {
+                    finished: Err(error),
+                    claimed: Some(self.claim(request).await),
+                };
             }
-            2 => Ok(()),
-            _ => Err(StoreError::LeaseLost { id: lease.job_id }),
+        };
+        match self.inner.turns.write(row).await {
+            Ok(TurnAnswer { done, claimed }) => FinishedAndClaimed {
+                finished: done.and_then(|done| self.finished(lease, next, done)),
+                claimed: claimed
+                    .map(|rows| rows.and_then(claims::decode).and_then(|c| self.took(c))),
+            },
+            Err(error) => FinishedAndClaimed {
+                finished: Err(error),
+                claimed: Some(Err(turns::unanswered())),
+            },
         }
     }
 
@@ -668,6 +623,70 @@ impl JobStore for PostgresStore {
 
     async fn wait_for_work(&self, _names: &JobNames, timeout: Duration) {
         self.inner.wakeup.wait(timeout).await;
+    }
+}
+
+impl PostgresStore {
+    fn claim_row(&self, request: &ClaimRequest) -> ClaimRow {
+        ClaimRow {
+            names: request.names.iter().map(str::to_owned).collect(),
+            lease: micros(request.lease),
+            limit: i32::try_from(request.limit.max(1)).unwrap_or(i32::MAX),
+            claim: uuid::Uuid::from_u128(request.id.0),
+            repeat: request.repeat,
+            recover: self.recovery_due(request.lease),
+        }
+    }
+
+    /// Counts and announces the jobs a claim took.
+    fn took(&self, claimed: Claimed) -> Result<Claimed, StoreError> {
+        self.inner
+            .moved
+            .fetch_add(claimed.jobs.len() as u64, Ordering::Relaxed);
+        for job in &claimed.jobs {
+            self.changes().announce(job.id);
+        }
+        Ok(claimed)
+    }
+
+    /// The arguments of `finish_job` for `outcome` under `lease`.
+    fn finish_row(&self, lease: &Lease, outcome: Outcome) -> Result<FinishRow, StoreError> {
+        let Outcome { attempt, next } = outcome;
+        let record = serde_json::to_string(
+            &StoredRun::from(&attempt).without_result_if(next == Next::Complete),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
+        let job_error = match (&attempt.error, next) {
+            (Some(info), _) => Some(json(info)?),
+            (None, Next::Fail) => Some(json(&failure_of(&attempt))?),
+            (None, _) => None,
+        };
+        let (step, delay) = super::record::step_of(next);
+        Ok(FinishRow {
+            id: lease.job_id.as_uuid(),
+            token: i64::try_from(lease.token).unwrap_or(i64::MAX),
+            step,
+            record,
+            result: attempt.result.as_ref().map(|r| r.get().to_owned()),
+            error: job_error,
+            delay: micros(delay),
+        })
+    }
+
+    /// What `finish_job`'s answer means, announced.
+    fn finished(&self, lease: &Lease, next: Next, done: i32) -> Result<(), StoreError> {
+        self.inner.moved.fetch_add(1, Ordering::Relaxed);
+        match done {
+            1 => {
+                self.changes().announce(lease.job_id);
+                if matches!(next, Next::Retry { .. } | Next::Requeue) {
+                    self.inner.wakeup.wake_all();
+                }
+                Ok(())
+            }
+            2 => Ok(()),
+            _ => Err(StoreError::LeaseLost { id: lease.job_id }),
+        }
     }
 }
 

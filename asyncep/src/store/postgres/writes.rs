@@ -64,7 +64,7 @@ pub(super) struct FinishRow {
 
 impl FinishRow {
     /// About what the row adds to a batch's statement.
-    fn size(&self) -> usize {
+    pub(super) fn size(&self) -> usize {
         let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
         64 + self.record.len() + text(&self.result) + text(&self.error)
     }
@@ -255,7 +255,7 @@ async fn finish_rows(
     }
 }
 
-async fn finish_one(
+pub(super) async fn finish_one(
     pool: &PgPool,
     statements: &WriteStatements,
     row: &FinishRow,

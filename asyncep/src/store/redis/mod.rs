@@ -550,13 +550,7 @@ impl JobStore for RedisStore {
             &StoredRun::from(&attempt).without_result_if(next == Next::Complete),
         )
         .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
-        let (next, delay) = match next {
-            Next::Complete => ("complete", Duration::ZERO),
-            Next::Fail => ("fail", Duration::ZERO),
-            Next::Retry { after } => ("retry", after),
-            Next::Requeue => ("requeue", Duration::ZERO),
-            Next::Cancel => ("cancel", Duration::ZERO),
-        };
+        let (next, delay) = super::record::step_of(next);
         let (job, attempts, running, id_text) = (
             keys.job(id),
             keys.attempts(id),
