@@ -385,3 +385,72 @@ async fn the_listing_index_forgets_jobs_whose_retention_ended() {
     assert_eq!(entries().await, 0);
     server.runtime.shutdown().await;
 }
+
+/// A Redis that lost its scripts (a restart, `SCRIPT FLUSH`) between two
+/// jobs: the worker's turn, a pipeline that cannot load them, still records
+/// the finish and claims the next job.
+#[tokio::test]
+async fn a_turn_after_redis_lost_its_scripts_still_finishes_and_claims() {
+    use asyncep::job::{Attempt, AttemptStatus, JobStatus, Next, Timestamp};
+    use asyncep::store::{ClaimId, ClaimRequest, JobNames, JobStore, Outcome};
+
+    let Some(redis) = OwnRedis::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url()).unwrap();
+    store.start().await.unwrap();
+    let name = "turn-after-flush";
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let job = asyncep::store::NewJob {
+            id: asyncep::job::JobId::new(),
+            name: name.into(),
+            max_retries: 0,
+            input: asyncep::job::JobInput::default(),
+            idempotency: None,
+            caller: None,
+        };
+        ids.push(store.create(job).await.unwrap().job().id);
+    }
+    let request = |repeat| ClaimRequest {
+        names: JobNames::new([name.into()]),
+        lease: Duration::from_secs(30),
+        limit: 1,
+        id: ClaimId::new(),
+        repeat,
+    };
+    let running = store.claim(&request(false)).await.unwrap().jobs.remove(0);
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let outcome = Outcome {
+        attempt: Attempt {
+            attempt: running.attempt,
+            status: AttemptStatus::Succeeded,
+            started_at: now,
+            finished_at: now,
+            result: None,
+            error: None,
+        },
+        next: Next::Complete,
+    };
+    let turn = store
+        .finish_and_claim(&running.lease, outcome, &request(false))
+        .await;
+    turn.finished
+        .expect("the finish, once the scripts are back");
+    let claimed = turn.claimed.expect("a claim").expect("the claim");
+    assert_eq!(claimed.jobs.len(), 1);
+    assert_eq!(claimed.jobs[0].id, ids[1]);
+    let first = store.get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(first.status, JobStatus::Completed);
+    assert_eq!(first.attempts.len(), 1);
+}

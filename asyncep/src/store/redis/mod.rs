@@ -7,6 +7,7 @@ mod keys;
 mod listener;
 mod reply;
 mod scripts;
+mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,15 +23,14 @@ pub(crate) use self::builder::from_env;
 use self::hash::decode_job;
 use self::keys::Keys;
 use self::listener::Listener;
-use self::reply::{claimed_job, encode_caller, micros, millis, text};
-use super::record::StoredRun;
+use self::reply::{encode_caller, micros, millis};
 use super::repeat::scoped_key;
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
-    ListCursor, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried,
-    StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, FinishedAndClaimed, JobNames, JobPage,
+    JobStore, Lease, ListCursor, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal,
+    Retention, Retried, StoreError,
 };
-use crate::job::{Job, JobId, JobStatus, Next, RawJson, Timestamp, failure_of};
+use crate::job::{Job, JobId, JobStatus, RawJson, Timestamp};
 
 /// The prefix of every key, unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "{asyncep}";
@@ -243,52 +243,10 @@ impl JobStore for RedisStore {
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Claimed, StoreError> {
-        let keys = &self.inner.keys;
-        let (running, tokens) = (keys.running(), keys.tokens());
-        let queues: Vec<(String, String)> = request
-            .names
-            .iter()
-            .map(|name| (keys.queue(name), keys.scheduled(name)))
-            .collect();
-        let claim_id = format!("{:032x}", request.id.0);
-        let failed_ms = millis(self.inner.retention.failed);
         let reply: Vec<Value> = self
-            .invoke(|repeat| {
-                let mut invocation = scripts::CLAIM.prepare_invoke();
-                invocation.key(&running).key(&tokens);
-                for (queue, scheduled) in &queues {
-                    invocation.key(queue).key(scheduled);
-                }
-                invocation
-                    .arg(micros(request.lease))
-                    .arg(keys.prefix())
-                    .arg(request.limit.max(1))
-                    .arg(keys.wake())
-                    .arg(&claim_id)
-                    .arg(if repeat || request.repeat { "1" } else { "0" })
-                    .arg(failed_ms);
-                invocation
-            })
+            .invoke(|repeat| self.claim_script(request, repeat))
             .await?;
-        let mut reply = reply.into_iter();
-        let next_due = reply
-            .next()
-            .as_ref()
-            .and_then(text)
-            .and_then(|due| due.parse().ok())
-            .map(Duration::from_micros);
-        if let Some(Value::Array(vanished)) = reply.next() {
-            report_vanished(&vanished.iter().filter_map(text).collect::<Vec<_>>());
-        }
-        let mut jobs = reply
-            .map(|job| match job {
-                Value::Array(fields) => claimed_job(&fields),
-                other => Err(StoreError::Corrupt(format!("claim answered {other:?}"))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // Oldest claim first (a repeat finds them in the order of expiry).
-        jobs.sort_by_key(|job| job.lease.token);
-        Ok(Claimed { jobs, next_due })
+        work::claimed(reply)
     }
 
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
@@ -525,64 +483,18 @@ impl JobStore for RedisStore {
     }
 
     async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<(), StoreError> {
-        let keys = &self.inner.keys;
-        let id = lease.job_id;
-        let Outcome { attempt, next } = outcome;
-        let result = attempt
-            .result
-            .as_ref()
-            .map(|r| r.get().to_owned())
-            .unwrap_or_default();
-        let error = match (&attempt.error, next) {
-            (Some(error), _) => Some(error.clone()),
-            // The job's error when it fails, as Lifecycle::apply writes it.
-            (None, Next::Fail) => Some(failure_of(&attempt)),
-            (None, _) => None,
-        };
-        let error = match error {
-            Some(error) => {
-                serde_json::to_string(&error).map_err(|e| StoreError::Corrupt(e.to_string()))?
-            }
-            None => String::new(),
-        };
-        // A completing attempt's result is kept once, in the job (`r`).
-        let record = serde_json::to_string(
-            &StoredRun::from(&attempt).without_result_if(next == Next::Complete),
-        )
-        .map_err(|e| StoreError::Corrupt(format!("the attempt cannot be written: {e}")))?;
-        let (next, delay) = super::record::step_of(next);
-        let (job, attempts, running, id_text) = (
-            keys.job(id),
-            keys.attempts(id),
-            keys.running(),
-            id.to_string(),
-        );
-        let retention = self.inner.retention;
-        let done: u8 = self
-            .invoke(|_| {
-                let mut invocation = scripts::FINISH.prepare_invoke();
-                invocation
-                    .key(&job)
-                    .key(&attempts)
-                    .key(&running)
-                    .arg(lease.token)
-                    .arg(next)
-                    .arg(&record)
-                    .arg(&result)
-                    .arg(&error)
-                    .arg(micros(delay))
-                    .arg(&id_text)
-                    .arg(millis(retention.completed))
-                    .arg(millis(retention.failed))
-                    .arg(keys.prefix())
-                    .arg(keys.wake());
-                invocation
-            })
-            .await?;
-        match done {
-            1 | 2 => Ok(()),
-            _ => Err(StoreError::LeaseLost { id }),
-        }
+        let finish = self.finish_script(lease, outcome)?;
+        let done: u8 = self.invoke(|_| finish.invocation()).await?;
+        work::finished(done, lease.job_id)
+    }
+
+    async fn finish_and_claim(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        next: &ClaimRequest,
+    ) -> FinishedAndClaimed {
+        self.turn(lease, outcome, next).await
     }
 
     async fn maintain(&self) -> Result<Maintenance, StoreError> {
