@@ -21,8 +21,9 @@ use self::row::error;
 use self::wakeup::Wakeup;
 use self::writer::{Command, Writer};
 use super::{
-    Cancellation, Changes, ClaimRequest, Claimed, Created, JobNames, JobPage, JobStore, Lease,
-    ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention, Retried, StoreError,
+    Cancellation, Changes, ClaimRequest, Claimed, Created, FinishedAndClaimed, JobNames, JobPage,
+    JobStore, Lease, ListQuery, Maintenance, NewJob, Outcome, QueueDepth, Renewal, Retention,
+    Retried, StoreError,
 };
 use crate::job::{Job, JobId, JobStatus, Placement, RawJson, Timestamp};
 
@@ -207,6 +208,28 @@ impl SqliteStore {
         }
     }
 
+    /// Announces the jobs a claim took.
+    fn took(&self, claimed: Claimed) -> Claimed {
+        for job in &claimed.jobs {
+            self.changes().announce(job.id);
+        }
+        claimed
+    }
+
+    /// Announces where a finish placed its job, and wakes idle workers
+    /// when it is runnable again.
+    fn placed(&self, id: JobId, placement: Option<Placement>) {
+        if placement.is_some() {
+            self.changes().announce(id);
+        }
+        if matches!(
+            placement,
+            Some(Placement::Ready | Placement::Scheduled { .. })
+        ) {
+            self.inner.wakeup.wake_all();
+        }
+    }
+
     /// The SQL of asyncep's tables, for teams whose own migration tool
     /// applies every change. Applied, it leaves the schema current, and the
     /// store's start finds nothing to do.
@@ -267,10 +290,7 @@ impl JobStore for SqliteStore {
             .writer
             .ask(|reply| Command::Claim(request, reply))
             .await?;
-        for job in &claimed.jobs {
-            self.changes().announce(job.id);
-        }
-        Ok(claimed)
+        Ok(self.took(claimed))
     }
 
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
@@ -389,16 +409,35 @@ impl JobStore for SqliteStore {
             .writer
             .ask(|reply| Command::Finish(lease, outcome, reply))
             .await?;
-        if placement.is_some() {
-            self.changes().announce(id);
-        }
-        if matches!(
-            placement,
-            Some(Placement::Ready | Placement::Scheduled { .. })
-        ) {
-            self.inner.wakeup.wake_all();
-        }
+        self.placed(id, placement);
         Ok(())
+    }
+
+    /// Both at once: the writer runs the finish, then the claim, in one
+    /// transaction when it finds them queued together (it does, unless it
+    /// took the finish alone just before the claim arrived).
+    async fn finish_and_claim(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+        next: &ClaimRequest,
+    ) -> FinishedAndClaimed {
+        let (owned, id) = (lease.clone(), lease.job_id);
+        let finishing = self
+            .inner
+            .writer
+            .send(|reply| Command::Finish(owned, outcome, reply));
+        let request = next.clone();
+        let claiming = self
+            .inner
+            .writer
+            .send(|reply| Command::Claim(request, reply));
+        let finished = finishing.await.map(|placement| self.placed(id, placement));
+        let claimed = claiming.await.map(|claimed| self.took(claimed));
+        FinishedAndClaimed {
+            finished,
+            claimed: Some(claimed),
+        }
     }
 
     async fn maintain(&self) -> Result<Maintenance, StoreError> {

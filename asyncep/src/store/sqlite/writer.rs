@@ -74,15 +74,29 @@ impl Writer {
     }
 
     /// Sends a command made with `reply`, and waits for its answer.
-    pub(super) async fn ask<T>(
+    pub(super) async fn ask<T: Send>(
         &self,
         command: impl FnOnce(Reply<T>) -> Command,
     ) -> Result<T, StoreError> {
+        self.send(command).await
+    }
+
+    /// Sends a command made with `reply` now, and returns its answer to
+    /// come: commands sent one after another without waiting are run in
+    /// that order, in one transaction when the writer finds them queued
+    /// together.
+    pub(super) fn send<T: Send>(
+        &self,
+        command: impl FnOnce(Reply<T>) -> Command,
+    ) -> impl Future<Output = Result<T, StoreError>> + Send {
         let (reply, answer) = oneshot::channel();
-        if self.commands.send(command(reply)).is_err() {
-            return Err(gone());
+        let sent = self.commands.send(command(reply)).is_ok();
+        async move {
+            if !sent {
+                return Err(gone());
+            }
+            answer.await.unwrap_or_else(|_| Err(gone()))
         }
-        answer.await.unwrap_or_else(|_| Err(gone()))
     }
 }
 
