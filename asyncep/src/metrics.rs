@@ -66,7 +66,10 @@ pub mod names {
 
 /// Gives the installed recorder each metric's unit and description (the
 /// `# HELP` lines of Prometheus). [`RuntimeBuilder::build`](crate::RuntimeBuilder::build)
-/// calls it; call it again if you install your recorder later.
+/// calls it. Install your recorder before building the runtime: the
+/// per-job meters are registered at the build, with the recorder of that
+/// moment (a recorder installed later sees only the gauges read on each
+/// report: live workers and the queues).
 ///
 /// ```
 /// let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
@@ -274,17 +277,30 @@ impl Meters {
     }
 
     /// A worker started an attempt of `job` that waited `waited` in the
-    /// queue. Pair with [`attempt_ended`](Self::attempt_ended).
+    /// queue. The attempt counts as in flight until the answer is dropped,
+    /// however its worker leaves it (a panic unwinding past it included).
+    /// Pair with [`attempt_ended`](Self::attempt_ended).
     #[inline]
-    pub(crate) fn started(&self, job: &str, waited: Duration) {
+    pub(crate) fn started(&self, job: &str, waited: Duration) -> InFlight<'_> {
         #[cfg(feature = "metrics")]
-        if let Some(meters) = self.jobs.get(job) {
-            meters.started.increment(1);
-            meters.queue_wait.record(waited.as_secs_f64());
-            meters.in_flight.increment(1.0);
+        {
+            let meters = self.jobs.get(job);
+            if let Some(meters) = meters {
+                meters.started.increment(1);
+                meters.queue_wait.record(waited.as_secs_f64());
+                meters.in_flight.increment(1.0);
+            }
+            InFlight {
+                gauge: meters.map(|m| &m.in_flight),
+            }
         }
         #[cfg(not(feature = "metrics"))]
-        let _ = (job, waited);
+        {
+            let _ = (job, waited);
+            InFlight {
+                _meters: std::marker::PhantomData,
+            }
+        }
     }
 
     /// An attempt of `job` ended with `status` after running `ran`; the
@@ -299,7 +315,6 @@ impl Meters {
     ) {
         #[cfg(feature = "metrics")]
         if let Some(meters) = self.jobs.get(job) {
-            meters.in_flight.decrement(1.0);
             meters.ran[status_index(status)].record(ran.as_secs_f64());
             if let Some(next) = next {
                 meters.moved[move_index(next).0].increment(1);
@@ -321,6 +336,24 @@ impl Meters {
         }
         #[cfg(not(feature = "metrics"))]
         let _ = job;
+    }
+}
+
+/// An attempt counted in flight, until dropped.
+#[must_use = "the attempt counts as in flight until this is dropped"]
+pub(crate) struct InFlight<'a> {
+    #[cfg(feature = "metrics")]
+    gauge: Option<&'a metrics::Gauge>,
+    #[cfg(not(feature = "metrics"))]
+    _meters: std::marker::PhantomData<&'a ()>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        if let Some(gauge) = self.gauge {
+            gauge.decrement(1.0);
+        }
     }
 }
 
@@ -408,5 +441,36 @@ mod tests {
         for (place, (next, name)) in moves.into_iter().enumerate() {
             assert_eq!(move_index(next), (place, name));
         }
+    }
+
+    /// The gauge of attempts in flight comes back down however the attempt
+    /// is left: a panic past the attempt (in the store's finish, say) used
+    /// to leave it one too high for good.
+    #[test]
+    fn an_attempt_left_by_a_panic_is_no_longer_in_flight() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let in_flight = || {
+            handle
+                .render()
+                .lines()
+                .find(|line| line.starts_with(names::IN_FLIGHT))
+                .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        };
+        metrics::with_local_recorder(&recorder, || {
+            let meters = Meters::new(["report"].into_iter());
+            let running = meters.started("report", Duration::ZERO);
+            assert_eq!(in_flight(), Some(1.0));
+            let left = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let _running = running;
+                panic!("the store's finish panicked");
+            }));
+            assert!(left.is_err());
+            assert_eq!(in_flight(), Some(0.0));
+            let ended = meters.started("report", Duration::ZERO);
+            meters.attempt_ended("report", AttemptStatus::Succeeded, Duration::ZERO, None);
+            drop(ended);
+            assert_eq!(in_flight(), Some(0.0), "counted down once");
+        });
     }
 }

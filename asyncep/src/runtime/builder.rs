@@ -419,6 +419,10 @@ impl RuntimeBuilder {
     /// Checks the endpoints, the routes, the states and the store, and
     /// builds the runtime. Nothing connects yet, and nothing starts: see
     /// [`Runtime::start`] and [`Runtime::mount`].
+    ///
+    /// With the feature `metrics`, install your recorder first: the
+    /// per-job counters, histograms and the in-flight gauge are registered
+    /// here, with the recorder installed now, and keep reporting to it.
     pub fn build(mut self) -> Result<Runtime, ConfigError> {
         if let Some(url) = self.public_url.take() {
             self.api.origin = http::Origin::fixed(&url)

@@ -105,7 +105,7 @@ async fn execute(
     };
     let started_at = Timestamp::now();
     let clock = std::time::Instant::now();
-    context.meters.started(endpoint.job, job.waited);
+    let _in_flight = context.meters.started(endpoint.job, job.waited);
     let timeout = endpoint.timeout.unwrap_or(context.settings.timeout);
     let handler = AssertUnwindSafe((endpoint.run)(run)).catch_unwind();
     let asked = kept.cancel_asked();
