@@ -99,7 +99,7 @@ impl<I: Send + 'static, O: Send + 'static> Group<I, O> {
             start
         };
         if start {
-            tokio::spawn(flush_all(self.shared.clone()));
+            tokio::spawn(flush_all(Slot(Some(self.shared.clone()))));
         }
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::OutcomeUnknown {
@@ -119,9 +119,11 @@ impl<I, O> Shared<I, O> {
 
 /// Writes batches until nothing waits. The slot is given back under the
 /// lock that finds the queue empty, so a write queued after that check
-/// starts a flush of its own: none is left waiting.
-async fn flush_all<I: Send + 'static, O: Send + 'static>(shared: Arc<Shared<I, O>>) {
-    let mut slot = Slot(Some(shared.clone()));
+/// starts a flush of its own: none is left waiting. The slot is the
+/// task's from its spawn, so a task dropped before it ever ran (its
+/// runtime shut down) gives it back too.
+async fn flush_all<I: Send + 'static, O: Send + 'static>(mut slot: Slot<I, O>) {
+    let Some(shared) = slot.0.clone() else { return };
     loop {
         let batch: Vec<(I, Reply<O>)> = {
             let mut state = shared.lock();
@@ -152,7 +154,9 @@ async fn flush_all<I: Send + 'static, O: Send + 'static>(shared: Arc<Shared<I, O
 }
 
 /// Gives the flush's slot back if the flush ends early (its runtime shut
-/// down, or it panicked), so later writes still find one.
+/// down, or it panicked), so later writes still find one. When no other
+/// flush is left to write what waits, those writes are answered as not
+/// sent: nothing would carry them until the next write.
 struct Slot<I: Send + 'static, O: Send + 'static>(Option<Arc<Shared<I, O>>>);
 
 impl<I: Send + 'static, O: Send + 'static> Drop for Slot<I, O> {
@@ -160,14 +164,13 @@ impl<I: Send + 'static, O: Send + 'static> Drop for Slot<I, O> {
         let Some(shared) = self.0.take() else { return };
         let mut state = shared.lock();
         state.flushing -= 1;
-        // Writes queued behind the lost flush get one of their own, if
-        // the runtime still runs.
-        if !state.waiting.is_empty()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            state.flushing += 1;
-            drop(state);
-            runtime.spawn(flush_all(shared));
+        if state.flushing == 0 {
+            for (_, reply) in state.waiting.drain(..) {
+                let _ = reply.send(Err(StoreError::Unavailable {
+                    retry_after: std::time::Duration::from_secs(1),
+                    source: "the write's batch was dropped before it was sent".into(),
+                }));
+            }
         }
     }
 }
@@ -234,6 +237,27 @@ mod tests {
                 .all(|&n| n * 5000 <= MAX_BATCH_BYTES || n == 1),
             "{batches:?}"
         );
+    }
+
+    #[test]
+    fn a_flush_dropped_with_its_runtime_gives_its_slot_back() {
+        use futures_util::FutureExt;
+
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let group = Group::new(doubling(batches.clone()), |_| 100);
+        let first = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Queued, and its flush spawned, but the runtime never runs it.
+        first.block_on(async { assert!(group.write(1).now_or_never().is_none()) });
+        drop(first);
+        assert_eq!(group.shared.lock().flushing, 0);
+        assert!(group.shared.lock().waiting.is_empty());
+        let second = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(second.block_on(group.write(2)).unwrap(), 4);
+        assert_eq!(*batches.lock().unwrap(), vec![1]);
     }
 
     #[tokio::test]
