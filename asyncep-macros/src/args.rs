@@ -188,6 +188,12 @@ impl EndpointArgs {
                 Arg::Job(_, name) => {
                     if name.value().trim().is_empty() {
                         errors.push(syn::Error::new(name.span(), "the job name cannot be empty"));
+                    } else if name.value().chars().any(char::is_control) {
+                        errors.push(syn::Error::new(
+                            name.span(),
+                            "the job name cannot hold control characters (it is stored, \
+                             logged and listed as text)",
+                        ));
                     }
                     job = Some(name);
                 }

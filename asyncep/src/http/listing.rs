@@ -85,6 +85,12 @@ impl Asked {
                 "name the job: `?name=render-report`",
             ));
         }
+        // No job is named so, and PostgreSQL refuses a NUL in text.
+        if asked.name.chars().any(char::is_control) {
+            return Err(Problem::invalid_listing(
+                "a job name holds no control characters",
+            ));
+        }
         Ok(asked)
     }
 }
@@ -253,6 +259,8 @@ mod tests {
             "name=x&limit=0",
             "name=x&limit=501",
             "name=x&cursor=nope",
+            "name=a%00b",
+            "name=%C3%A4%2F%3D%C2%95v%F1%BE%8D%8A%5C%08",
         ] {
             assert_eq!(Asked::parse(Some(bad)).unwrap_err().status(), 400, "{bad}");
         }

@@ -173,15 +173,19 @@ async fn an_operator_lists_and_purges_the_jobs_it_may_reach(backend: Backend) {
         "/admin/jobs",
         "/admin/jobs?name=doomed&status=Lost",
         "/admin/jobs?name=doomed&limit=0",
+        // schemathesis found this a 500 on PostgreSQL, which refuses a NUL.
+        "/admin/jobs?name=%C3%A4%2F%3D%C2%95v%F1%BE%8D%8A%5C%08%C2%99%F1%9E%BE%A3%00",
     ] {
-        let (status, problem) = ask(&server, "GET", "tenant-a", bad).await;
-        assert_eq!(status, 400, "{bad}: {problem}");
-        assert!(
-            problem["type"]
-                .as_str()
-                .unwrap()
-                .ends_with("invalid-listing")
-        );
+        for method in ["GET", "DELETE"] {
+            let (status, problem) = ask(&server, method, "tenant-a", bad).await;
+            assert_eq!(status, 400, "{method} {bad}: {problem}");
+            assert!(
+                problem["type"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("invalid-listing")
+            );
+        }
     }
 
     // tenant-b purges its own finished job, and nothing of tenant-a's.
