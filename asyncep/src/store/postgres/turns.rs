@@ -107,7 +107,9 @@ async fn turn_rows(
     for row in &rows {
         let done = finish_one(pool, &statements.writes, &row.finish, statements.retention).await;
         let claimed = if done.as_ref().is_err_and(StoreError::is_transient) {
-            None
+            // The batch may have committed its claim: the worker repeats
+            // it under its id rather than making a fresh one.
+            alike.then(|| Err(unanswered()))
         } else {
             Some(claim_one(pool, &statements.claims, &row.claim, true).await)
         };
