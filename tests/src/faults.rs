@@ -21,6 +21,11 @@ pub struct Faulty {
     pub failing_finishes: AtomicU32,
     /// The next `claim` calls panic.
     pub panicking_claims: AtomicU32,
+    /// The next `claim` calls are carried out, but answer as if the reply
+    /// was lost.
+    pub lost_claim_replies: AtomicU32,
+    /// How many `claim` calls reached the store (a count, not a fault).
+    pub claims: AtomicU32,
     /// The next `create` calls are carried out, but answer as if the reply
     /// was lost.
     pub lost_create_replies: AtomicU32,
@@ -35,6 +40,8 @@ impl Faulty {
             inner,
             failing_finishes: AtomicU32::new(0),
             panicking_claims: AtomicU32::new(0),
+            lost_claim_replies: AtomicU32::new(0),
+            claims: AtomicU32::new(0),
             lost_create_replies: AtomicU32::new(0),
             progress_writes: AtomicU32::new(0),
         }
@@ -75,7 +82,15 @@ impl JobStore for Faulty {
         if take(&self.panicking_claims) {
             panic!("a bug in the store's claim");
         }
-        self.inner.claim(request).await
+        let claimed = self.inner.claim(request).await;
+        self.claims.fetch_add(1, Ordering::AcqRel);
+        if take(&self.lost_claim_replies) {
+            return Err(StoreError::OutcomeUnknown {
+                retry_after: Duration::from_secs(1),
+                source: "injected: the reply was lost".into(),
+            });
+        }
+        claimed
     }
     async fn renew(&self, lease: &Lease, period: Duration) -> Result<Renewal, StoreError> {
         self.inner.renew(lease, period).await

@@ -74,6 +74,29 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable { .. } | Self::OutcomeUnknown { .. })
     }
+
+    /// The same transient failure, for each of the callers whose writes
+    /// went out together; `None` for any other failure.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn shared(&self) -> Option<Self> {
+        match self {
+            Self::Unavailable {
+                retry_after,
+                source,
+            } => Some(Self::Unavailable {
+                retry_after: *retry_after,
+                source: source.to_string().into(),
+            }),
+            Self::OutcomeUnknown {
+                retry_after,
+                source,
+            } => Some(Self::OutcomeUnknown {
+                retry_after: *retry_after,
+                source: source.to_string().into(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl Error for StoreError {

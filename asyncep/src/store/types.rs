@@ -113,7 +113,8 @@ pub struct ClaimRequest {
     pub names: JobNames,
     /// The lease each claimed job is held under.
     pub lease: Duration,
-    /// At most this many jobs (at least one).
+    /// At most this many new jobs. A repeat with `limit: 0` only looks for
+    /// the jobs of the claim it repeats (a stopping worker sends one).
     pub limit: usize,
     /// The claim's id: a fresh one for each new claim.
     pub id: ClaimId,

@@ -279,10 +279,14 @@ async fn finish(
                 // the job no longer running, and the answer (whether the
                 // finish counted, which jobs the claim took) must be read.
                 // A lease lost before is refused by the store's fencing.
-                let answer = context
-                    .store
-                    .finish_and_claim(lease, outcome.clone(), request)
-                    .await;
+                // Only the end of the shutdown grace cuts it short.
+                let answer = tokio::select! {
+                    answer = context.store.finish_and_claim(lease, outcome.clone(), request) => answer,
+                    () = abort.cancelled() => {
+                        error!("the shutdown grace ran out before the attempt could be recorded; the job will run again");
+                        return (false, Turn::Unanswered);
+                    }
+                };
                 turn = match answer.claimed {
                     None => Turn::Unclaimed,
                     Some(Ok(claimed)) => Turn::Claimed(sent, claimed),

@@ -218,12 +218,30 @@ async fn claim_loop(
     let mut failures = 0_u32;
     // Jobs claimed with the last attempt's record, and when that was sent.
     let mut ahead: Option<(Instant, Claimed)> = None;
+    // Whether a stopping worker looked for the jobs of a claim whose
+    // answer never came.
+    let mut looked = false;
     // Jobs claimed ahead are run even when a stop began meanwhile: their
     // handlers see the stop at once, and the shutdown hands them back.
-    while !signals.stop.is_cancelled() || ahead.is_some() {
+    loop {
         let (sent, answer) = match ahead.take() {
             Some((sent, claimed)) => (sent, Ok(claimed)),
-            None => (Instant::now(), context.store.claim(&request).await),
+            None if !signals.stop.is_cancelled() => {
+                (Instant::now(), context.store.claim(&request).await)
+            }
+            None if request.repeat && !looked => {
+                // The unanswered claim may hold jobs: a repeat with no room
+                // for new ones finds them, to be handed back now rather
+                // than wait out their lease. Once, and not past the grace.
+                looked = true;
+                request.limit = 0;
+                let sent = Instant::now();
+                tokio::select! {
+                    answer = context.store.claim(&request) => (sent, answer),
+                    () = signals.abort.cancelled() => break,
+                }
+            }
+            None => break,
         };
         match answer {
             Ok(claimed) => {

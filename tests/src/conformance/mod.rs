@@ -51,6 +51,7 @@ macro_rules! store_conformance {
             every_key_a_request_names_is_recorded, fencing_tokens_grow_across_jobs,
             a_create_repeated_after_a_lost_reply_finds_its_job,
             a_claim_repeated_after_a_lost_reply_gets_the_same_jobs,
+            a_repeat_with_no_room_only_finds_the_lost_claims_jobs,
             a_finish_repeated_after_a_lost_reply_is_recorded_once,
             a_claim_recovers_expired_leases_itself, a_claim_takes_a_batch_up_to_its_limit,
             keys_belong_to_their_caller, an_id_of_another_callers_job_is_taken,
@@ -659,6 +660,37 @@ pub async fn a_claim_repeated_after_a_lost_reply_gets_the_same_jobs(store: Arc<d
         claim(&*store, &names).await.is_some(),
         "the third job is still there"
     );
+}
+
+/// A repeat with no room for new jobs (`limit: 0`, what a stopping worker
+/// sends) only looks: it finds the lost claim's jobs, and takes nothing
+/// when that claim took nothing.
+pub async fn a_repeat_with_no_room_only_finds_the_lost_claims_jobs(store: Arc<dyn JobStore>) {
+    let name = unique("look-only");
+    let first = create(&*store, new_job(&name)).await;
+    let second = create(&*store, new_job(&name)).await;
+    let names = names(&[&name]);
+    let mut lost = request(&names, LEASE, 1);
+    let taken = store.claim(&lost).await.unwrap().jobs;
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), [first]);
+    lost.repeat = true;
+    lost.limit = 0;
+    let found = store.claim(&lost).await.unwrap().jobs;
+    assert_eq!(
+        found
+            .iter()
+            .map(|j| (j.id, j.lease.token))
+            .collect::<Vec<_>>(),
+        [(first, taken[0].lease.token)]
+    );
+    let mut untaken = request(&names, LEASE, 0);
+    untaken.repeat = true;
+    assert!(
+        store.claim(&untaken).await.unwrap().jobs.is_empty(),
+        "a claim that took nothing takes nothing when repeated with no room"
+    );
+    let next = claim(&*store, &names).await.unwrap();
+    assert_eq!(next.id, second, "the second job is still waiting");
 }
 
 /// A finish repeated after a lost reply is accepted, and records nothing

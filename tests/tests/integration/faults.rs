@@ -117,6 +117,43 @@ async fn a_lost_create_reply_says_so_and_a_repeat_finds_the_job(backend: Backend
     );
 }
 
+/// Before: a worker that stopped while its claim's answer was lost left
+/// at once, and the job that claim took waited out its lease, running
+/// under nobody. Now the stopping worker looks for it and hands it back.
+async fn a_job_whose_claim_answer_was_lost_is_handed_back_at_shutdown(backend: Backend) {
+    let store = Arc::new(Faulty::new(backend.store.clone()));
+    store.lost_claim_replies.store(u32::MAX, Ordering::Release);
+    let faulty = Backend {
+        store: store.clone(),
+    };
+    // A lease far longer than the test: a job left to it would show.
+    let builder = faulty.builder().workers(1).lease(Duration::from_secs(600));
+    let server = TestServer::start(builder).await;
+    let id = server.submit("/stoppable", &json!(null)).await;
+    let job_id: asyncep::JobId = id.parse().unwrap();
+    assert!(
+        asyncep_tests::wait_until(Duration::from_secs(20), async || {
+            let job = backend.store.get(job_id).await.unwrap().unwrap();
+            job.status == asyncep::JobStatus::InProgress
+        })
+        .await,
+        "a claim whose answer was lost took the job"
+    );
+    let claims = store.claims.load(Ordering::Acquire);
+    store.lost_claim_replies.store(0, Ordering::Release);
+    server.runtime.shutdown().await;
+    let job = backend.store.get(job_id).await.unwrap().unwrap();
+    assert!(
+        store.claims.load(Ordering::Acquire) > claims,
+        "the stopping worker looked"
+    );
+    assert_ne!(
+        job.status,
+        asyncep::JobStatus::InProgress,
+        "the job is not left to its lease: {job:?}"
+    );
+}
+
 /// These cases run on a multi-thread runtime: a blocked handler must not
 /// block the heartbeat.
 macro_rules! on_every_store_threaded {
@@ -165,4 +202,5 @@ on_every_store_threaded!(
     a_finish_that_fails_once_is_retried_under_the_live_lease,
     a_worker_loop_that_panics_is_restarted,
     a_lost_create_reply_says_so_and_a_repeat_finds_the_job,
+    a_job_whose_claim_answer_was_lost_is_handed_back_at_shutdown,
 );

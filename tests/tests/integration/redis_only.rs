@@ -386,64 +386,104 @@ async fn the_listing_index_forgets_jobs_whose_retention_ended() {
     server.runtime.shutdown().await;
 }
 
+/// Two jobs of `name` on a store of its own Redis, and a way to claim.
+mod turns {
+    use std::time::Duration;
+
+    use asyncep::job::{Attempt, AttemptStatus, JobId, JobInput, Next, Timestamp};
+    use asyncep::store::{
+        ClaimId, ClaimRequest, ClaimedJob, JobNames, JobStore, NewJob, Outcome, RedisStore,
+    };
+
+    /// A store on the Redis at `url`, started.
+    pub async fn started(url: &str) -> RedisStore {
+        let store = RedisStore::open(url).unwrap();
+        store.start().await.unwrap();
+        store
+    }
+
+    /// Two jobs of `name` stored, oldest first.
+    pub async fn two_jobs(store: &RedisStore, name: &'static str) -> [JobId; 2] {
+        let mut ids = [JobId::new(), JobId::new()];
+        for id in &mut ids {
+            let job = NewJob {
+                id: JobId::new(),
+                name: name.into(),
+                max_retries: 0,
+                input: JobInput::default(),
+                idempotency: None,
+                caller: None,
+            };
+            *id = store.create(job).await.unwrap().job().id;
+        }
+        ids
+    }
+
+    /// A fresh claim of one job of `name`.
+    pub fn claim(name: &str) -> ClaimRequest {
+        ClaimRequest {
+            names: JobNames::new([name.to_owned().into()]),
+            lease: Duration::from_secs(30),
+            limit: 1,
+            id: ClaimId::new(),
+            repeat: false,
+        }
+    }
+
+    /// The oldest job of `name`, claimed.
+    pub async fn take(store: &RedisStore, name: &str) -> ClaimedJob {
+        store.claim(&claim(name)).await.unwrap().jobs.remove(0)
+    }
+
+    /// The outcome of attempt `attempt`, which succeeded.
+    pub fn succeeded(attempt: u32) -> Outcome {
+        let now = Timestamp::now();
+        Outcome {
+            attempt: Attempt {
+                attempt,
+                status: AttemptStatus::Succeeded,
+                started_at: now,
+                finished_at: now,
+                result: None,
+                error: None,
+            },
+            next: Next::Complete,
+        }
+    }
+
+    /// A command on `redis` besides the store's.
+    pub async fn command(url: &str, command: &mut redis::Cmd) {
+        let mut connection = redis::Client::open(url)
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let () = command.query_async(&mut connection).await.unwrap();
+    }
+}
+
 /// A Redis that lost its scripts (a restart, `SCRIPT FLUSH`) between two
 /// jobs: the worker's turn, a pipeline that cannot load them, still records
 /// the finish and claims the next job.
 #[tokio::test]
 async fn a_turn_after_redis_lost_its_scripts_still_finishes_and_claims() {
-    use asyncep::job::{Attempt, AttemptStatus, JobStatus, Next, Timestamp};
-    use asyncep::store::{ClaimId, ClaimRequest, JobNames, JobStore, Outcome};
+    use asyncep::job::JobStatus;
+    use asyncep::store::JobStore;
 
     let Some(redis) = OwnRedis::start() else {
         return;
     };
-    let store = RedisStore::open(&redis.url()).unwrap();
-    store.start().await.unwrap();
+    let store = turns::started(&redis.url()).await;
     let name = "turn-after-flush";
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let job = asyncep::store::NewJob {
-            id: asyncep::job::JobId::new(),
-            name: name.into(),
-            max_retries: 0,
-            input: asyncep::job::JobInput::default(),
-            idempotency: None,
-            caller: None,
-        };
-        ids.push(store.create(job).await.unwrap().job().id);
-    }
-    let request = |repeat| ClaimRequest {
-        names: JobNames::new([name.into()]),
-        lease: Duration::from_secs(30),
-        limit: 1,
-        id: ClaimId::new(),
-        repeat,
-    };
-    let running = store.claim(&request(false)).await.unwrap().jobs.remove(0);
-    let mut connection = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let () = redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let now = Timestamp::now();
-    let outcome = Outcome {
-        attempt: Attempt {
-            attempt: running.attempt,
-            status: AttemptStatus::Succeeded,
-            started_at: now,
-            finished_at: now,
-            result: None,
-            error: None,
-        },
-        next: Next::Complete,
-    };
+    let ids = turns::two_jobs(&store, name).await;
+    let running = turns::take(&store, name).await;
+    turns::command(&redis.url(), redis::cmd("SCRIPT").arg("FLUSH")).await;
     let turn = store
-        .finish_and_claim(&running.lease, outcome, &request(false))
+        .finish_and_claim(
+            &running.lease,
+            turns::succeeded(running.attempt),
+            &turns::claim(name),
+        )
         .await;
     turn.finished
         .expect("the finish, once the scripts are back");
@@ -453,4 +493,44 @@ async fn a_turn_after_redis_lost_its_scripts_still_finishes_and_claims() {
     let first = store.get(ids[0]).await.unwrap().unwrap();
     assert_eq!(first.status, JobStatus::Completed);
     assert_eq!(first.attempts.len(), 1);
+}
+
+/// Before: the pipeline's two replies were read as one, so a claim that
+/// failed made the finish recorded with it read as failed too: the worker
+/// tried it again and found the job already finished.
+#[tokio::test]
+async fn a_turn_whose_claim_fails_still_reports_its_finish() {
+    use asyncep::job::JobStatus;
+    use asyncep::store::JobStore;
+
+    let Some(redis) = OwnRedis::start() else {
+        return;
+    };
+    let store = turns::started(&redis.url()).await;
+    let name = "turn-then-broken-claim";
+    let ids = turns::two_jobs(&store, name).await;
+    // A first job finished alone: Redis has both scripts loaded now.
+    let first = turns::take(&store, name).await;
+    store
+        .finish(&first.lease, turns::succeeded(first.attempt))
+        .await
+        .unwrap();
+    let running = turns::take(&store, name).await;
+    assert_eq!(running.id, ids[1]);
+    // The next claim's queue is a string: the claim script fails on it.
+    let mut broken = redis::cmd("SET");
+    broken.arg("{asyncep}:queue:broken").arg("not a queue");
+    turns::command(&redis.url(), &mut broken).await;
+    let turn = store
+        .finish_and_claim(
+            &running.lease,
+            turns::succeeded(running.attempt),
+            &turns::claim("broken"),
+        )
+        .await;
+    turn.finished.expect("the finish was recorded");
+    let claimed = turn.claimed.expect("a claim was sent");
+    assert!(claimed.is_err(), "the claim failed: {claimed:?}");
+    let job = store.get(running.id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Completed);
 }

@@ -458,7 +458,7 @@ impl State {
         let next_due = self.promote_due(&request.names, mono);
         let deadline = mono + request.lease;
         let mut jobs = Vec::new();
-        while jobs.len() < request.limit.max(1) {
+        while jobs.len() < request.limit {
             let Some((sequence, id, since)) = self.pop_oldest(&request.names) else {
                 break;
             };

@@ -86,6 +86,15 @@ async fn claim_rows(
     if rows.len() > 1 && alike {
         match claim_many(pool, statements, &rows).await {
             Ok(answers) => return answers.into_iter().map(Ok).collect(),
+            // Unreachable, or its answer lost: each worker repeats its
+            // claim under its id, as for a claim of its own.
+            Err(failure) if failure.is_transient() => {
+                return rows
+                    .iter()
+                    .filter_map(|_| failure.shared())
+                    .map(Err)
+                    .collect();
+            }
             Err(failure) => {
                 tracing::debug!(error = %failure, rows = rows.len(), "a batch of claims failed; making them one by one");
             }

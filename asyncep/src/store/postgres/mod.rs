@@ -631,7 +631,7 @@ impl PostgresStore {
         ClaimRow {
             names: request.names.iter().map(str::to_owned).collect(),
             lease: micros(request.lease),
-            limit: i32::try_from(request.limit.max(1)).unwrap_or(i32::MAX),
+            limit: i32::try_from(request.limit).unwrap_or(i32::MAX),
             claim: uuid::Uuid::from_u128(request.id.0),
             repeat: request.repeat,
             recover: self.recovery_due(request.lease),

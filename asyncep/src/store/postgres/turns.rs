@@ -98,6 +98,19 @@ async fn turn_rows(
     if alike {
         match turn_many(pool, statements, &rows).await {
             Ok(answers) => return answers,
+            // Unreachable, or its answer lost: each worker tries its
+            // finish again, and repeats its claim if it may have been made.
+            Err(failure) if failure.is_transient() => {
+                let sent = matches!(failure, StoreError::OutcomeUnknown { .. });
+                return rows
+                    .iter()
+                    .filter_map(|_| failure.shared())
+                    .map(|done| TurnAnswer {
+                        done: Err(done),
+                        claimed: sent.then(|| Err(unanswered())),
+                    })
+                    .collect();
+            }
             Err(failure) => {
                 tracing::debug!(error = %failure, rows = rows.len(), "a batch of turns failed; taking them one by one");
             }

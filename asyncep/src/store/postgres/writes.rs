@@ -177,6 +177,13 @@ async fn create_rows(
         });
     match batch {
         Ok(answers) if answers.len() == rows.len() => answers.into_iter().map(Ok).collect(),
+        // Unreachable, or its answer lost: each caller hears so (a repeat
+        // finds its job), rather than wait for the rows one by one.
+        Err(failure) if failure.is_transient() => rows
+            .iter()
+            .filter_map(|_| failure.shared())
+            .map(Err)
+            .collect(),
         failed => {
             if let Err(failure) = failed {
                 tracing::debug!(error = %failure, rows = rows.len(), "a batch of creates failed; writing them one by one");
@@ -242,6 +249,14 @@ async fn finish_rows(
         .map_err(error);
     match batch {
         Ok(done) if done.len() == rows.len() => done.into_iter().map(Ok).collect(),
+        // Unreachable, or its answer lost: each worker tries its finish
+        // again (a repeat is recognised), rather than wait for the rows
+        // one by one.
+        Err(failure) if failure.is_transient() => rows
+            .iter()
+            .filter_map(|_| failure.shared())
+            .map(Err)
+            .collect(),
         failed => {
             if let Err(failure) = failed {
                 tracing::debug!(error = %failure, rows = rows.len(), "a batch of finishes failed; writing them one by one");

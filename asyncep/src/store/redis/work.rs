@@ -48,7 +48,7 @@ impl RedisStore {
         invocation
             .arg(micros(request.lease))
             .arg(keys.prefix())
-            .arg(request.limit.max(1))
+            .arg(request.limit)
             .arg(keys.wake())
             .arg(format!("{:032x}", request.id.0))
             .arg(if repeat || request.repeat { "1" } else { "0" })
@@ -107,10 +107,13 @@ impl RedisStore {
         })
     }
 
-    /// A worker's turn: the finish and the next claim in one pipeline. A
-    /// pipeline does not load a script Redis lost (a restart, `SCRIPT
-    /// FLUSH`); then each goes alone, which loads it, the claim as a
-    /// repeat (the finish is recognised if it ran).
+    /// A worker's turn: the finish and the next claim in one pipeline,
+    /// whose two replies are read apart (an error of one does not hide the
+    /// other's answer). A pipeline does not load a script Redis lost (a
+    /// restart, `SCRIPT FLUSH`); then that one goes again alone, which
+    /// loads it: the finish first, and the claim only if the finish did
+    /// not fail for a blink of the store (its job would wait, unrenewed,
+    /// while the finish is tried again).
     pub(super) async fn turn(
         &self,
         lease: &Lease,
@@ -135,28 +138,34 @@ impl RedisStore {
                 };
             }
         };
-        let sent: redis::RedisResult<(u8, Vec<Value>)> = redis::pipe()
+        let sent: redis::RedisResult<Vec<Value>> = redis::pipe()
+            .ignore_errors()
             .invoke_script(&finish.invocation())
             .invoke_script(&self.claim_script(next, false))
             .query_async(&mut connection)
             .await;
         match sent {
-            Ok((done, claimed)) => FinishedAndClaimed {
-                finished: finished(done, lease.job_id),
-                claimed: Some(self::claimed(claimed)),
-            },
-            Err(error)
-                if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-            {
-                let finished = crate::store::JobStore::finish(self, lease, outcome).await;
-                let repeat = ClaimRequest {
-                    repeat: true,
-                    ..next.clone()
+            Ok(replies) => {
+                let mut replies = replies.into_iter();
+                let finished = match Reply::of(replies.next()) {
+                    Reply::NoScript => crate::store::JobStore::finish(self, lease, outcome).await,
+                    Reply::Value(done) => redis::from_redis_value::<u8>(done)
+                        .map_err(|error| self.inner.error(error.into()))
+                        .and_then(|done| self::finished(done, lease.job_id)),
+                    Reply::Failed(error) => Err(self.inner.error(error)),
                 };
-                FinishedAndClaimed {
-                    finished,
-                    claimed: Some(crate::store::JobStore::claim(self, &repeat).await),
-                }
+                let claimed = match Reply::of(replies.next()) {
+                    Reply::NoScript => match &finished {
+                        Err(error) if error.is_transient() => None,
+                        _ => Some(crate::store::JobStore::claim(self, next).await),
+                    },
+                    Reply::Value(Value::Array(claimed)) => Some(self::claimed(claimed)),
+                    Reply::Value(other) => Some(Err(StoreError::Corrupt(format!(
+                        "claim answered {other:?}"
+                    )))),
+                    Reply::Failed(error) => Some(Err(self.inner.error(error))),
+                };
+                FinishedAndClaimed { finished, claimed }
             }
             Err(error) => match self.inner.error(error) {
                 // Nothing was sent: no claim was made.
@@ -173,6 +182,32 @@ impl RedisStore {
                     })),
                 },
             },
+        }
+    }
+}
+
+/// One reply of a pipeline sent with `ignore_errors`.
+enum Reply {
+    Value(Value),
+    /// Redis no longer has the script: it did not run.
+    NoScript,
+    Failed(redis::RedisError),
+}
+
+impl Reply {
+    fn of(reply: Option<Value>) -> Self {
+        match reply {
+            Some(Value::ServerError(error))
+                if error.kind() == Some(redis::ServerErrorKind::NoScript) =>
+            {
+                Self::NoScript
+            }
+            Some(Value::ServerError(error)) => Self::Failed(error.into()),
+            Some(value) => Self::Value(value),
+            None => Self::Failed(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "a pipeline answered fewer replies than it was sent commands",
+            ))),
         }
     }
 }

@@ -413,30 +413,30 @@ impl JobStore for SqliteStore {
         Ok(())
     }
 
-    /// Both at once: the writer runs the finish, then the claim, in one
-    /// transaction when it finds them queued together (it does, unless it
-    /// took the finish alone just before the claim arrived).
+    /// Both in one writer command, so in one transaction; no claim after a
+    /// finish that failed for a blink of the store (its job would wait,
+    /// unrenewed, while the finish is tried again).
     async fn finish_and_claim(
         &self,
         lease: &Lease,
         outcome: Outcome,
         next: &ClaimRequest,
     ) -> FinishedAndClaimed {
-        let (owned, id) = (lease.clone(), lease.job_id);
-        let finishing = self
+        let (owned, id, request) = (lease.clone(), lease.job_id, next.clone());
+        let turned = self
             .inner
             .writer
-            .send(|reply| Command::Finish(owned, outcome, reply));
-        let request = next.clone();
-        let claiming = self
-            .inner
-            .writer
-            .send(|reply| Command::Claim(request, reply));
-        let finished = finishing.await.map(|placement| self.placed(id, placement));
-        let claimed = claiming.await.map(|claimed| self.took(claimed));
-        FinishedAndClaimed {
-            finished,
-            claimed: Some(claimed),
+            .ask(|reply| Command::Turn(owned, outcome, request, reply))
+            .await;
+        match turned {
+            Ok((finished, claimed)) => FinishedAndClaimed {
+                finished: finished.map(|placement| self.placed(id, placement)),
+                claimed: claimed.map(|claimed| claimed.map(|claimed| self.took(claimed))),
+            },
+            Err(error) => FinishedAndClaimed {
+                finished: Err(error),
+                claimed: None,
+            },
         }
     }
 

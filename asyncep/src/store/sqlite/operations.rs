@@ -279,7 +279,7 @@ impl Operation<'_> {
             parts.join(" UNION ALL ")
         );
         let mut query =
-            sqlx::query(AssertSqlSafe(sql)).bind(i64::try_from(request.limit.max(1)).unwrap_or(1));
+            sqlx::query(AssertSqlSafe(sql)).bind(i64::try_from(request.limit).unwrap_or(i64::MAX));
         for name in request.names.iter() {
             query = query.bind(name);
         }

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use super::operations::{Admitted, Operation};
+use super::row::error;
 use super::schema;
 use crate::job::{Job, JobId, Placement, RawJson, Timestamp};
 use crate::store::{ClaimRequest, Claimed, Lease, NewJob, Outcome, Retention, StoreError};
@@ -31,6 +32,13 @@ const WRITER_GONE: Duration = Duration::from_secs(1);
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+/// Where a turn's finish placed its job, and what its claim took, if it
+/// was made.
+pub(super) type Turned = (
+    Result<Option<Placement>, StoreError>,
+    Option<Result<Claimed, StoreError>>,
+);
+
 /// A write the store asks for, with where its answer goes.
 pub(super) enum Command {
     Migrate(Reply<()>),
@@ -41,6 +49,9 @@ pub(super) enum Command {
     Cancel(JobId, Reply<Option<(Job, bool)>>),
     Retry(JobId, Reply<Option<(Job, bool)>>),
     Finish(Lease, Outcome, Reply<Option<Placement>>),
+    /// A worker's turn: the finish, then the claim unless the finish failed
+    /// for a blink of the store; each undoes only its own writes.
+    Turn(Lease, Outcome, ClaimRequest, Reply<Turned>),
     Recover(i64, Reply<Vec<JobId>>),
     Purge(i64, Reply<u64>),
     Delete(Vec<JobId>, Reply<Vec<JobId>>),
@@ -175,6 +186,7 @@ fn fail(command: Command, why: &str) {
         Command::Progress(_, _, reply) => send(reply, why),
         Command::Cancel(_, reply) | Command::Retry(_, reply) => send(reply, why),
         Command::Finish(_, _, reply) => send(reply, why),
+        Command::Turn(_, _, _, reply) => send(reply, why),
         Command::Recover(_, reply) => send(reply, why),
         Command::Purge(_, reply) => send(reply, why),
         Command::Delete(_, reply) => send(reply, why),
@@ -233,6 +245,38 @@ fn classify(failure: sqlx::Error) -> Result<(), sqlx::Error> {
     }
 }
 
+/// A worker's turn, its finish and its claim each in a savepoint of its
+/// own. A claim made while the finish waits to be tried again would leave
+/// its job unrenewed meanwhile, so a transient failure skips it; a refused
+/// finish (a lost lease) does not, the worker being free all the same.
+async fn turn(
+    op: &mut Operation<'_>,
+    lease: &Lease,
+    outcome: Outcome,
+    request: &ClaimRequest,
+) -> Result<Turned, StoreError> {
+    async fn end(conn: &mut SqliteConnection, failed: bool) -> Result<(), StoreError> {
+        if failed {
+            conn.execute("ROLLBACK TO part").await.map_err(error)?;
+        }
+        conn.execute("RELEASE part").await.map_err(error)?;
+        Ok(())
+    }
+    op.conn.execute("SAVEPOINT part").await.map_err(error)?;
+    let finished = op.finish(lease, outcome).await;
+    end(op.conn, finished.is_err()).await?;
+    let claimed = match &finished {
+        Err(failure) if failure.is_transient() => None,
+        _ => {
+            op.conn.execute("SAVEPOINT part").await.map_err(error)?;
+            let claimed = op.claim(request).await;
+            end(op.conn, claimed.is_err()).await?;
+            Some(claimed)
+        }
+    };
+    Ok((finished, claimed))
+}
+
 /// Runs one command; returns its held answer and whether it failed (its
 /// savepoint is then rolled back).
 async fn run(
@@ -263,6 +307,9 @@ async fn run(
         Command::Cancel(id, reply) => answer!(reply, op.cancel(id).await),
         Command::Retry(id, reply) => answer!(reply, op.retry(id).await),
         Command::Finish(lease, outcome, reply) => answer!(reply, op.finish(&lease, outcome).await),
+        Command::Turn(lease, outcome, request, reply) => {
+            answer!(reply, turn(&mut op, &lease, outcome, &request).await)
+        }
         Command::Recover(limit, reply) => answer!(reply, op.recover(limit).await),
         Command::Purge(limit, reply) => answer!(reply, op.purge(limit).await),
         Command::Delete(ids, reply) => answer!(reply, op.delete_finished(&ids).await),
