@@ -396,14 +396,14 @@ mod turns {
     };
 
     /// A store on the Redis at `url`, started.
-    pub async fn started(url: &str) -> RedisStore {
+    pub(super) async fn started(url: &str) -> RedisStore {
         let store = RedisStore::open(url).unwrap();
         store.start().await.unwrap();
         store
     }
 
     /// Two jobs of `name` stored, oldest first.
-    pub async fn two_jobs(store: &RedisStore, name: &'static str) -> [JobId; 2] {
+    pub(super) async fn two_jobs(store: &RedisStore, name: &'static str) -> [JobId; 2] {
         let mut ids = [JobId::new(), JobId::new()];
         for id in &mut ids {
             let job = NewJob {
@@ -420,7 +420,7 @@ mod turns {
     }
 
     /// A fresh claim of one job of `name`.
-    pub fn claim(name: &str) -> ClaimRequest {
+    pub(super) fn claim(name: &str) -> ClaimRequest {
         ClaimRequest {
             names: JobNames::new([name.to_owned().into()]),
             lease: Duration::from_secs(30),
@@ -431,12 +431,12 @@ mod turns {
     }
 
     /// The oldest job of `name`, claimed.
-    pub async fn take(store: &RedisStore, name: &str) -> ClaimedJob {
+    pub(super) async fn take(store: &RedisStore, name: &str) -> ClaimedJob {
         store.claim(&claim(name)).await.unwrap().jobs.remove(0)
     }
 
     /// The outcome of attempt `attempt`, which succeeded.
-    pub fn succeeded(attempt: u32) -> Outcome {
+    pub(super) fn succeeded(attempt: u32) -> Outcome {
         let now = Timestamp::now();
         Outcome {
             attempt: Attempt {
@@ -452,7 +452,7 @@ mod turns {
     }
 
     /// A command on `redis` besides the store's.
-    pub async fn command(url: &str, command: &mut redis::Cmd) {
+    pub(super) async fn command(url: &str, command: &mut redis::Cmd) {
         let mut connection = redis::Client::open(url)
             .unwrap()
             .get_multiplexed_async_connection()
