@@ -62,6 +62,38 @@ pub async fn enqueue(store: &Arc<dyn JobStore>, jobs: usize, producers: usize) {
     }
 }
 
+/// A backlog drained: `jobs` no-op jobs accepted over HTTP by an API-only
+/// runtime (64 connections), then run by a runtime of 8 workers on a store
+/// of its own (`make` opens one onto the same jobs), as a worker process
+/// started after the API would. Jobs per second of the drain alone.
+pub async fn asyncep_drain(make: impl Fn() -> Arc<dyn JobStore>, jobs: usize) -> f64 {
+    let api = asyncep::Runtime::builder()
+        .shared_store(make())
+        .workers(0)
+        .build()
+        .expect("the API runtime");
+    let app = api.api(axum::Router::new()).expect("an API-only router");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let address = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    crate::load::send(&address, "/noop", 64, jobs).await;
+    server.abort();
+    api.shutdown().await;
+    DONE.store(0, Ordering::Relaxed);
+    let runtime = asyncep::Runtime::builder()
+        .shared_store(make())
+        .workers(WORKERS)
+        .build()
+        .expect("the worker runtime");
+    let started = Instant::now();
+    runtime.start_workers();
+    let seconds = wait_for(&DONE, jobs, started).await;
+    runtime.shutdown().await;
+    jobs as f64 / seconds
+}
+
 /// Jobs per second through asyncep on `store`.
 pub async fn asyncep(store: Arc<dyn JobStore>, jobs: usize) -> f64 {
     DONE.store(0, Ordering::Relaxed);

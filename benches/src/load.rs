@@ -92,6 +92,41 @@ async fn connection(address: &str, request: &[u8], deadline: Instant) -> (Vec<u6
     (samples, errors)
 }
 
+/// Sends `total` requests `POST path` over `connections` connections, as
+/// fast as they are answered; panics unless every one is accepted.
+pub async fn send(address: &str, path: &str, connections: usize, total: usize) {
+    let request = request(path);
+    let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(total));
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (address, request, left) = (address.to_owned(), request.clone(), left.clone());
+            tokio::spawn(async move {
+                let mut stream = TcpStream::connect(&address)
+                    .await
+                    .expect("the server accepts");
+                stream.set_nodelay(true).ok();
+                let mut buffer = vec![0_u8; 16 * 1024];
+                let take = |n: usize| n.checked_sub(1);
+                while left
+                    .fetch_update(
+                        std::sync::atomic::Ordering::AcqRel,
+                        std::sync::atomic::Ordering::Acquire,
+                        take,
+                    )
+                    .is_ok()
+                {
+                    stream.write_all(&request).await.expect("a request sent");
+                    let status = read_response(&mut stream, &mut buffer).await;
+                    assert_eq!(status, Some(202), "the request was accepted");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a sending task");
+    }
+}
+
 /// Reads one response; returns its status.
 async fn read_response(stream: &mut TcpStream, buffer: &mut [u8]) -> Option<u16> {
     let mut filled = 0;
