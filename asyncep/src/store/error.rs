@@ -75,26 +75,35 @@ impl StoreError {
         matches!(self, Self::Unavailable { .. } | Self::OutcomeUnknown { .. })
     }
 
-    /// The same transient failure, for each of the callers whose writes
-    /// went out together; `None` for any other failure.
+    /// The same failure, for each of the callers whose writes went out
+    /// together (a backend's own error is kept as its text).
     #[cfg(feature = "postgres")]
-    pub(crate) fn shared(&self) -> Option<Self> {
+    pub(crate) fn shared(&self) -> Self {
         match self {
+            Self::Full { retry_after } => Self::Full {
+                retry_after: *retry_after,
+            },
+            Self::IdempotencyConflict { existing } => Self::IdempotencyConflict {
+                existing: *existing,
+            },
+            Self::IdTaken => Self::IdTaken,
+            Self::LeaseLost { id } => Self::LeaseLost { id: *id },
             Self::Unavailable {
                 retry_after,
                 source,
-            } => Some(Self::Unavailable {
+            } => Self::Unavailable {
                 retry_after: *retry_after,
                 source: source.to_string().into(),
-            }),
+            },
             Self::OutcomeUnknown {
                 retry_after,
                 source,
-            } => Some(Self::OutcomeUnknown {
+            } => Self::OutcomeUnknown {
                 retry_after: *retry_after,
                 source: source.to_string().into(),
-            }),
-            _ => None,
+            },
+            Self::Misconfigured(what) => Self::Misconfigured(what.clone()),
+            Self::Corrupt(what) => Self::Corrupt(what.clone()),
         }
     }
 }

@@ -218,9 +218,6 @@ async fn claim_loop(
     let mut failures = 0_u32;
     // Jobs claimed with the last attempt's record, and when that was sent.
     let mut ahead: Option<(Instant, Claimed)> = None;
-    // Whether a stopping worker looked for the jobs of a claim whose
-    // answer never came.
-    let mut looked = false;
     // Jobs claimed ahead are run even when a stop began meanwhile: their
     // handlers see the stop at once, and the shutdown hands them back.
     loop {
@@ -229,16 +226,17 @@ async fn claim_loop(
             None if !signals.stop.is_cancelled() => {
                 (Instant::now(), context.store.claim(&request).await)
             }
-            None if request.repeat && !looked => {
+            None if request.repeat && !signals.abort.is_cancelled() => {
                 // The unanswered claim may hold jobs: a repeat with no room
                 // for new ones finds them, to be handed back now rather
-                // than wait out their lease. Once, and not past the grace.
-                looked = true;
+                // than wait out their lease. Until it is answered, within
+                // the grace.
                 request.limit = 0;
                 let sent = Instant::now();
                 tokio::select! {
-                    answer = context.store.claim(&request) => (sent, answer),
+                    biased;
                     () = signals.abort.cancelled() => break,
+                    answer = context.store.claim(&request) => (sent, answer),
                 }
             }
             None => break,
@@ -286,9 +284,16 @@ async fn claim_loop(
                 failures += 1;
                 let pause = reconnect_pause(failures);
                 warn!(%error, retry_in = ?pause, "could not claim a job");
+                // A stopping worker still repeats an unanswered claim, until
+                // the grace runs out.
+                let cut = if signals.stop.is_cancelled() {
+                    &signals.abort
+                } else {
+                    &signals.stop
+                };
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
-                    () = signals.stop.cancelled() => {}
+                    () = cut.cancelled() => {}
                 }
             }
         }

@@ -121,6 +121,18 @@ async fn a_lost_create_reply_says_so_and_a_repeat_finds_the_job(backend: Backend
 /// at once, and the job that claim took waited out its lease, running
 /// under nobody. Now the stopping worker looks for it and hands it back.
 async fn a_job_whose_claim_answer_was_lost_is_handed_back_at_shutdown(backend: Backend) {
+    handed_back_at_shutdown(backend, 0).await;
+}
+
+/// The stopping worker's look is itself a claim whose answer can be lost:
+/// it is repeated within the grace.
+async fn a_stopping_workers_look_is_repeated_when_its_answer_is_lost(backend: Backend) {
+    handed_back_at_shutdown(backend, 2).await;
+}
+
+/// A job taken by a claim whose answer was lost; `lost_at_stop` more
+/// answers are lost once the shutdown begins.
+async fn handed_back_at_shutdown(backend: Backend, lost_at_stop: u32) {
     let store = Arc::new(Faulty::new(backend.store.clone()));
     store.lost_claim_replies.store(u32::MAX, Ordering::Release);
     let faulty = Backend {
@@ -140,7 +152,9 @@ async fn a_job_whose_claim_answer_was_lost_is_handed_back_at_shutdown(backend: B
         "a claim whose answer was lost took the job"
     );
     let claims = store.claims.load(Ordering::Acquire);
-    store.lost_claim_replies.store(0, Ordering::Release);
+    store
+        .lost_claim_replies
+        .store(lost_at_stop, Ordering::Release);
     server.runtime.shutdown().await;
     let job = backend.store.get(job_id).await.unwrap().unwrap();
     assert!(
@@ -203,4 +217,5 @@ on_every_store_threaded!(
     a_worker_loop_that_panics_is_restarted,
     a_lost_create_reply_says_so_and_a_repeat_finds_the_job,
     a_job_whose_claim_answer_was_lost_is_handed_back_at_shutdown,
+    a_stopping_workers_look_is_repeated_when_its_answer_is_lost,
 );

@@ -89,11 +89,7 @@ async fn claim_rows(
             // Unreachable, or its answer lost: each worker repeats its
             // claim under its id, as for a claim of its own.
             Err(failure) if failure.is_transient() => {
-                return rows
-                    .iter()
-                    .filter_map(|_| failure.shared())
-                    .map(Err)
-                    .collect();
+                return rows.iter().map(|_| Err(failure.shared())).collect();
             }
             Err(failure) => {
                 tracing::debug!(error = %failure, rows = rows.len(), "a batch of claims failed; making them one by one");

@@ -104,9 +104,8 @@ async fn turn_rows(
                 let sent = matches!(failure, StoreError::OutcomeUnknown { .. });
                 return rows
                     .iter()
-                    .filter_map(|_| failure.shared())
-                    .map(|done| TurnAnswer {
-                        done: Err(done),
+                    .map(|_| TurnAnswer {
+                        done: Err(failure.shared()),
                         claimed: sent.then(|| Err(unanswered())),
                     })
                     .collect();

@@ -4,11 +4,13 @@
 //! a batch is one round trip and one commit, and each row goes through
 //! exactly the function a single write calls.
 //!
-//! A batch that fails (a deadlock with another transaction, a broken
-//! connection, one row the function refuses) is rolled back whole, and its
-//! rows are written again one by one: each caller gets its own row's
-//! answer. Both functions find their own earlier effect, so a row written
-//! again after an unknown outcome is answered as a repeat, never done twice.
+//! A batch that PostgreSQL refuses (a deadlock with another transaction,
+//! one row the function refuses) is rolled back whole, and its rows are
+//! written again one by one: each caller gets its own row's answer. A batch
+//! that could not be sent is answered as such to every caller at once, and
+//! one whose answer was lost is sent once more (creates; finishes are tried
+//! again by their workers). Both functions find their own earlier effect,
+//! so a row written again is never done twice.
 
 use std::sync::Arc;
 
@@ -154,7 +156,58 @@ async fn create_rows(
     if let [row] = rows.as_slice() {
         return vec![create_one(pool, statements, row).await];
     }
-    let batch = sqlx::query(sql(&statements.create_many))
+    let mut batch = create_many(pool, statements, &rows).await;
+    if let Err(StoreError::OutcomeUnknown { .. }) = batch {
+        // It may have committed: sent once more, each row finds its job
+        // (by its id), and a job made under an id asyncep chose (the
+        // client named none) was this batch's own.
+        batch = create_many(pool, statements, &rows)
+            .await
+            .map(|answers| rows.iter().zip(answers).map(own).collect());
+    }
+    match batch {
+        Ok(answers) if answers.len() == rows.len() => answers.into_iter().map(Ok).collect(),
+        // Unreachable, or its answer lost twice: each caller hears so (a
+        // repeat finds its job), rather than wait for the rows one by one.
+        Err(failure) if failure.is_transient() => {
+            rows.iter().map(|_| Err(failure.shared())).collect()
+        }
+        failed => {
+            if let Err(failure) = failed {
+                tracing::debug!(error = %failure, rows = rows.len(), "a batch of creates failed; writing them one by one");
+            }
+            let mut answers = Vec::with_capacity(rows.len());
+            for row in &rows {
+                answers.push(create_one(pool, statements, row).await);
+            }
+            answers
+        }
+    }
+}
+
+/// A create found again after a lost answer: under an id asyncep chose
+/// (no key, no client-chosen id: no fingerprint), it can only be the row's
+/// own, made by the batch whose answer was lost.
+fn own((row, answer): (&CreateRow, CreateAnswer)) -> CreateAnswer {
+    const NEW: i32 = 0;
+    const EXISTING: i32 = 1;
+    if answer.outcome == EXISTING && row.fingerprint.is_none() && answer.job_id == Some(row.id) {
+        CreateAnswer {
+            outcome: NEW,
+            ..answer
+        }
+    } else {
+        answer
+    }
+}
+
+/// Every row's create in one statement.
+async fn create_many(
+    pool: &PgPool,
+    statements: &WriteStatements,
+    rows: &[CreateRow],
+) -> Result<Vec<CreateAnswer>, StoreError> {
+    sqlx::query(sql(&statements.create_many))
         .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.max_retries).collect::<Vec<_>>())
@@ -174,27 +227,7 @@ async fn create_rows(
                 .iter()
                 .map(create_answer)
                 .collect::<Result<Vec<_>, _>>()
-        });
-    match batch {
-        Ok(answers) if answers.len() == rows.len() => answers.into_iter().map(Ok).collect(),
-        // Unreachable, or its answer lost: each caller hears so (a repeat
-        // finds its job), rather than wait for the rows one by one.
-        Err(failure) if failure.is_transient() => rows
-            .iter()
-            .filter_map(|_| failure.shared())
-            .map(Err)
-            .collect(),
-        failed => {
-            if let Err(failure) = failed {
-                tracing::debug!(error = %failure, rows = rows.len(), "a batch of creates failed; writing them one by one");
-            }
-            let mut answers = Vec::with_capacity(rows.len());
-            for row in &rows {
-                answers.push(create_one(pool, statements, row).await);
-            }
-            answers
-        }
-    }
+        })
 }
 
 /// One create, alone: on the pool, or in the caller's transaction.
@@ -252,11 +285,9 @@ async fn finish_rows(
         // Unreachable, or its answer lost: each worker tries its finish
         // again (a repeat is recognised), rather than wait for the rows
         // one by one.
-        Err(failure) if failure.is_transient() => rows
-            .iter()
-            .filter_map(|_| failure.shared())
-            .map(Err)
-            .collect(),
+        Err(failure) if failure.is_transient() => {
+            rows.iter().map(|_| Err(failure.shared())).collect()
+        }
         failed => {
             if let Err(failure) = failed {
                 tracing::debug!(error = %failure, rows = rows.len(), "a batch of finishes failed; writing them one by one");
@@ -289,4 +320,43 @@ pub(super) async fn finish_one(
         .fetch_one(pool)
         .await
         .map_err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(fingerprint: Option<Vec<u8>>) -> CreateRow {
+        CreateRow {
+            id: uuid::Uuid::new_v4(),
+            name: "report".into(),
+            max_retries: 0,
+            input: "{}".into(),
+            fingerprint,
+            key: None,
+            caller: None,
+        }
+    }
+
+    fn existing(id: uuid::Uuid) -> CreateAnswer {
+        CreateAnswer {
+            outcome: 1,
+            job_id: Some(id),
+            created: None,
+        }
+    }
+
+    #[test]
+    fn a_job_found_again_under_an_id_asyncep_chose_is_the_batchs_own() {
+        let made = row(None);
+        assert_eq!(own((&made, existing(made.id))).outcome, 0);
+    }
+
+    #[test]
+    fn a_job_found_again_under_a_client_id_or_another_id_stays_a_repeat() {
+        let chosen = row(Some(vec![1; 32]));
+        assert_eq!(own((&chosen, existing(chosen.id))).outcome, 1);
+        let made = row(None);
+        assert_eq!(own((&made, existing(uuid::Uuid::new_v4()))).outcome, 1);
+    }
 }

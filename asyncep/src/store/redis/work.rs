@@ -165,7 +165,10 @@ impl RedisStore {
                     )))),
                     Reply::Failed(error) => Some(Err(self.inner.error(error))),
                 };
-                FinishedAndClaimed { finished, claimed }
+                FinishedAndClaimed {
+                    claimed: held_back(&finished, claimed),
+                    finished,
+                }
             }
             Err(error) => match self.inner.error(error) {
                 // Nothing was sent: no claim was made.
@@ -183,6 +186,26 @@ impl RedisStore {
                 },
             },
         }
+    }
+}
+
+/// A claim that ran beside a finish that must be tried again (its script
+/// was lost, then Redis blinked) is answered as unknown: the worker repeats
+/// it once the finish is recorded, and finds the jobs whose lease still
+/// holds, rather than hold them unrenewed while it tries.
+fn held_back(
+    finished: &Result<(), StoreError>,
+    claimed: Option<Result<Claimed, StoreError>>,
+) -> Option<Result<Claimed, StoreError>> {
+    match claimed {
+        Some(Ok(taken)) if finished.as_ref().is_err_and(StoreError::is_transient) => {
+            drop(taken);
+            Some(Err(StoreError::OutcomeUnknown {
+                retry_after: Duration::from_secs(1),
+                source: "the claim is held back until the finish beside it is recorded".into(),
+            }))
+        }
+        claimed => claimed,
     }
 }
 
@@ -242,4 +265,35 @@ pub(super) fn claimed(reply: Vec<Value>) -> Result<Claimed, StoreError> {
     // Oldest claim first (a repeat finds them in the order of expiry).
     jobs.sort_by_key(|job| job.lease.token);
     Ok(Claimed { jobs, next_due })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable {
+            retry_after: Duration::from_secs(1),
+            source: "down".into(),
+        }
+    }
+
+    #[test]
+    fn a_claim_beside_a_finish_to_try_again_is_held_back() {
+        let held = held_back(&Err(unavailable()), Some(Ok(Claimed::default())));
+        assert!(
+            matches!(held, Some(Err(StoreError::OutcomeUnknown { .. }))),
+            "{held:?}"
+        );
+    }
+
+    #[test]
+    fn a_claim_beside_a_recorded_or_refused_finish_is_kept() {
+        let lost = StoreError::LeaseLost { id: JobId::new() };
+        for finished in [Ok(()), Err(lost)] {
+            let kept = held_back(&finished, Some(Ok(Claimed::default())));
+            assert!(matches!(kept, Some(Ok(_))), "{kept:?}");
+        }
+        assert!(held_back(&Err(unavailable()), None).is_none());
+    }
 }
