@@ -12,6 +12,8 @@ mod memory;
 mod postgres;
 #[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod record;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod recovery;
 #[cfg(feature = "redis")]
 mod redis;
 mod repeat;

@@ -11,9 +11,9 @@ mod statements;
 mod turns;
 mod writes;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
@@ -27,6 +27,7 @@ use self::statements::{Recovery, Statements, sql};
 use self::turns::{TurnAnswer, TurnRow};
 use self::writes::{CreateAnswer, CreateRow, FinishRow, WriteStatements, Writes};
 use super::record::StoredRun;
+use super::recovery::RecoveryLook;
 use super::repeat::scoped_key;
 use super::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, FinishedAndClaimed, JobNames, JobPage,
@@ -93,17 +94,13 @@ struct Inner {
     retention: Retention,
     wakeup: Wakeup,
     /// When a claim of this process last looked for expired leases.
-    recovered_at: Mutex<Option<Instant>>,
+    recovered_at: RecoveryLook,
     /// Jobs this process moved (claimed or finished) since its last vacuum.
     moved: AtomicU64,
 }
 
 /// Transitions after which `maintain` vacuums the jobs table.
 const VACUUM_AFTER: u64 = 20_000;
-
-/// The longest a claim goes without looking for expired leases (when its
-/// lease is long: a quarter of the lease otherwise).
-const RECOVERY_LOOK: Duration = Duration::from_secs(1);
 
 /// Builds a [`PostgresStore`].
 #[derive(Clone, Debug)]
@@ -212,7 +209,7 @@ impl PostgresStoreBuilder {
                 schema: self.schema,
                 retention: self.retention,
                 wakeup,
-                recovered_at: Mutex::new(None),
+                recovered_at: RecoveryLook::default(),
                 moved: AtomicU64::new(0),
             }),
         })
@@ -354,23 +351,9 @@ impl PostgresStore {
         row.as_ref().map(decode).transpose()
     }
 
-    /// Whether a claim should look for expired leases: when none of this
-    /// process's claims did within a quarter of `lease` (at most
-    /// [`RECOVERY_LOOK`]). An expired lease is recovered that much later at
-    /// worst (and `maintain` looks every half lease); claims do not walk the
-    /// lease index every time.
+    /// Whether a claim should look for expired leases ([`RecoveryLook`]).
     fn recovery_due(&self, lease: Duration) -> bool {
-        let now = Instant::now();
-        let mut last = self
-            .inner
-            .recovered_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let due = last.is_none_or(|at| now.duration_since(at) >= (lease / 4).min(RECOVERY_LOOK));
-        if due {
-            *last = Some(now);
-        }
-        due
+        self.inner.recovered_at.due(lease)
     }
 
     fn failed_ms(&self) -> i64 {

@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 use super::keys::Keys;
 use super::listener::Listener;
 use super::{Inner, RedisStore};
+use crate::store::recovery::RecoveryLook;
 use crate::store::{JobStore, Retention, redact_url};
 
 /// Builds a [`RedisStore`].
@@ -76,6 +77,7 @@ impl RedisStoreBuilder {
                 retention: self.retention,
                 connect_timeout: self.connect_timeout,
                 listener,
+                recovery: RecoveryLook::default(),
             }),
         })
     }

@@ -24,6 +24,7 @@ use self::hash::decode_job;
 use self::keys::Keys;
 use self::listener::Listener;
 use self::reply::{encode_caller, micros, millis};
+use super::recovery::RecoveryLook;
 use super::repeat::scoped_key;
 use super::{
     Cancellation, Changes, ClaimRequest, Claimed, Created, FinishedAndClaimed, JobNames, JobPage,
@@ -87,6 +88,8 @@ struct Inner {
     retention: Retention,
     connect_timeout: Duration,
     listener: Listener,
+    /// When a claim of this process last looked for expired leases.
+    recovery: RecoveryLook,
 }
 
 impl std::fmt::Debug for RedisStore {

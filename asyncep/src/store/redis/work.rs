@@ -52,7 +52,12 @@ impl RedisStore {
             .arg(keys.wake())
             .arg(format!("{:032x}", request.id.0))
             .arg(if repeat || request.repeat { "1" } else { "0" })
-            .arg(millis(self.inner.retention.failed));
+            .arg(millis(self.inner.retention.failed))
+            .arg(if self.inner.recovery.due(request.lease) {
+                "1"
+            } else {
+                "0"
+            });
         invocation
     }
 

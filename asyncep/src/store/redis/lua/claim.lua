@@ -5,7 +5,8 @@
 -- run under its id, found by a scan of the running set: only a repeat pays.
 -- KEYS: 1 running set, 2 token counter, then for each name: ready queue, scheduled set
 -- ARGV: 1 lease (us), 2 prefix, 3 limit, 4 wake channel, 5 claim id,
---       6 '1' for a repeat, 7 ms to keep a failed job
+--       6 '1' for a repeat, 7 ms to keep a failed job, 8 '1' to look for
+--       expired leases (the process looks at most every quarter lease)
 -- Returns {next_due_in_us or '', {vanished ids}, job, job, ...} where a job
 -- is {id, token, name, retry_count, max_retries, input, attempts_so_far, lease_left_us, caller,
 -- waited_us}.
@@ -34,7 +35,11 @@ if ARGV[6] == '1' then
   end
 end
 
-local _, gone = recover_expired(KEYS[1], prefix, ARGV[4], ARGV[7], now)
+local gone = {}
+if ARGV[8] == '1' then
+  local _, vanished = recover_expired(KEYS[1], prefix, ARGV[4], ARGV[7], now)
+  gone = vanished
+end
 
 -- Due retries of the names asked join the end of their queues, earliest
 -- due first across the names (a microsecond apart, so the order is kept).
@@ -66,19 +71,29 @@ local claimed = 0
 local limit = tonumber(ARGV[3])
 while claimed < limit do
   local best_queue, best_id, best_score
-  for i = 3, #KEYS, 2 do
-    local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  if #KEYS == 4 then
+    -- One name: its head, taken in one command.
+    local head = redis.call('ZPOPMIN', KEYS[3])
     if head[1] then
-      local score = tonumber(head[2])
-      if not best_score or score < best_score then
-        best_queue, best_id, best_score = KEYS[i], head[1], score
+      best_queue, best_id, best_score = KEYS[3], head[1], tonumber(head[2])
+    end
+  else
+    for i = 3, #KEYS, 2 do
+      local head = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+      if head[1] then
+        local score = tonumber(head[2])
+        if not best_score or score < best_score then
+          best_queue, best_id, best_score = KEYS[i], head[1], score
+        end
       end
+    end
+    if best_id then
+      redis.call('ZREM', best_queue, best_id)
     end
   end
   if not best_id then
     break
   end
-  redis.call('ZREM', best_queue, best_id)
   local job = prefix .. ':job:' .. best_id
   local f = redis.call('HMGET', job, 'n', 'rc', 'mr', 'in', 'ac', 'sa', 'cr', 's', 'w')
   if f[8] == 'InProgress' or f[8] == 'Completed' or f[8] == 'Failed' or f[8] == 'Canceled' then
