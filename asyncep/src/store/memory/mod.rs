@@ -2,6 +2,7 @@
 
 mod clock;
 mod listing;
+mod record;
 mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -360,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_queued_job_is_small() {
-        let size = size_of::<state::Record>();
+        let size = size_of::<record::Record>();
         assert!(size <= 176, "{size} bytes");
     }
 

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use super::clock::Mono;
 use super::listing::Listing;
-use crate::caller::Caller;
+use super::record::{JOB_OVERHEAD, Keys, Record, attempt_weight};
 use crate::job::{
-    Applied, Attempt, End, ErrorInfo, Event, Fingerprint, Job, JobId, JobInput, Lifecycle,
-    Placement, RawJson, Timestamp,
+    Applied, End, Event, Job, JobId, JobInput, Lifecycle, Placement, RawJson, Timestamp,
 };
 use crate::store::repeat::{self, Decision, Found};
 use crate::store::{ClaimId, ClaimedJob, JobPage, Lease, ListQuery, NewJob, Retention};
@@ -61,21 +60,6 @@ pub(super) struct State {
 /// The most jobs one listing page looks at.
 const LIST_SCAN: usize = 10_000;
 
-/// What a job costs beyond its texts: the record, its index entries.
-const JOB_OVERHEAD: usize = 384;
-/// What an attempt costs beyond its texts.
-const ATTEMPT_OVERHEAD: usize = 64;
-
-/// The bytes an attempt adds to its job.
-fn attempt_weight(attempt: &Attempt) -> usize {
-    ATTEMPT_OVERHEAD
-        + attempt.result.as_ref().map_or(0, |r| r.get().len())
-        + attempt
-            .error
-            .as_ref()
-            .map_or(0, |e| e.code.len() + e.message.len())
-}
-
 /// A scheduled retry: when it is due, the order it was scheduled in, the job.
 type Retry = (Mono, u64, JobId);
 
@@ -83,89 +67,6 @@ type Retry = (Mono, u64, JobId);
 struct Running {
     deadline: Mono,
     claim: ClaimId,
-}
-
-/// A job as this store keeps it. What only some jobs have (a run history,
-/// idempotency keys) is boxed, and the wire [`Job`] is built only when asked
-/// for.
-#[derive(Debug)]
-pub(super) struct Record {
-    name: Cow<'static, str>,
-    life: Lifecycle,
-    /// What the job runs with; `None` once it completed (nothing reads a
-    /// completed job's input again).
-    input: Option<Arc<JobInput>>,
-    caller: Option<Caller>,
-    history: Option<Box<History>>,
-    idempotency: Option<Box<Keys>>,
-    /// About how many bytes this job holds (counted against the budget).
-    weight: usize,
-    /// The sequence number of its entry in a ready queue or a retry heap:
-    /// an entry with another number was left by an earlier state of the job
-    /// (a cancel, or a job deleted and made again under its id) and is
-    /// skipped.
-    queued: u64,
-}
-
-#[derive(Debug, Default)]
-struct History {
-    result: Option<RawJson>,
-    error: Option<ErrorInfo>,
-    progress: Option<RawJson>,
-    attempts: Vec<Attempt>,
-}
-
-#[derive(Debug)]
-struct Keys {
-    fingerprint: Fingerprint,
-    keys: Vec<String>,
-}
-
-impl Record {
-    pub(super) fn job(&self, id: JobId) -> Job {
-        let history = self.history.as_deref();
-        let life = &self.life;
-        Job {
-            id,
-            name: self.name.clone(),
-            status: life.status,
-            retry_count: life.retry_count,
-            max_retries: life.max_retries,
-            created_at: life.created_at,
-            started_at: life.started_at,
-            completed_at: life.completed_at,
-            last_updated_at: life.last_updated_at,
-            next_attempt_at: life.next_attempt_at,
-            result: history.and_then(|h| h.result.clone()),
-            error: history.and_then(|h| h.error.clone()),
-            progress: history.and_then(|h| h.progress.clone()),
-            cancel_requested: life.cancel_requested,
-            attempts: history.map(|h| h.attempts.clone()).unwrap_or_default(),
-            caller: self.caller.clone(),
-        }
-    }
-
-    fn fingerprint(&self) -> Option<Fingerprint> {
-        self.idempotency.as_ref().map(|i| i.fingerprint)
-    }
-
-    fn claimed(&self, id: JobId, ttl: Duration, waited: Duration) -> ClaimedJob {
-        ClaimedJob {
-            id,
-            name: self.name.clone(),
-            attempt: self.life.next_attempt(),
-            retry_count: self.life.retry_count,
-            max_retries: self.life.max_retries,
-            input: self.input.clone().unwrap_or_default(),
-            caller: self.caller.clone(),
-            lease: Lease {
-                job_id: id,
-                token: self.life.token,
-                ttl,
-            },
-            waited,
-        }
-    }
 }
 
 /// The answer of [`State::create`].
