@@ -6,6 +6,10 @@
 //! are never stored, so no worker, store or backup ever holds them; a
 //! `validate` function, which runs during the request, still sees them.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 /// Headers never stored with a job, whatever the configuration.
 pub const DEFAULT_REDACTED_HEADERS: &[&str] = &[
     "authorization",
@@ -73,8 +77,18 @@ pub(crate) struct Redaction {
     pub(crate) allowed_sensitive: Vec<String>,
 }
 
+/// Whether `name` (lower-case) holds one of [`SENSITIVE_NAME_PARTS`]: one
+/// pass of an automaton built once, where a search per part cost 7 % of a
+/// submit's instructions.
 fn marked(name: &str) -> bool {
-    SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part))
+    static PARTS: LazyLock<Option<AhoCorasick>> =
+        LazyLock::new(|| AhoCorasick::new(SENSITIVE_NAME_PARTS).ok());
+    match &*PARTS {
+        Some(parts) => parts.is_match(name),
+        // The parts are fixed and small: building cannot fail; were it to,
+        // the plain search gives the same answer.
+        None => SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part)),
+    }
 }
 
 impl Redaction {
