@@ -1,6 +1,8 @@
 //! An HTTP/1.1 load generator: keep-alive connections, one request in flight
 //! each, every latency recorded. Run it on its own core (`taskset`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -67,11 +69,7 @@ pub async fn run(address: &str, path: &str, connections: usize, duration: Durati
 async fn connection(address: &str, request: &[u8], deadline: Instant) -> (Vec<u64>, u64) {
     let mut samples = Vec::with_capacity(100_000);
     let mut errors = 0;
-    let mut stream = TcpStream::connect(address)
-        .await
-        .expect("the server accepts");
-    stream.set_nodelay(true).ok();
-    let mut buffer = vec![0_u8; 16 * 1024];
+    let (mut stream, mut buffer) = connect(address).await;
     while Instant::now() < deadline {
         let sent = Instant::now();
         if stream.write_all(request).await.is_err() {
@@ -96,23 +94,15 @@ async fn connection(address: &str, request: &[u8], deadline: Instant) -> (Vec<u6
 /// fast as they are answered; panics unless every one is accepted.
 pub async fn send(address: &str, path: &str, connections: usize, total: usize) {
     let request = request(path);
-    let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(total));
+    let left = Arc::new(AtomicUsize::new(total));
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
             let (address, request, left) = (address.to_owned(), request.clone(), left.clone());
             tokio::spawn(async move {
-                let mut stream = TcpStream::connect(&address)
-                    .await
-                    .expect("the server accepts");
-                stream.set_nodelay(true).ok();
-                let mut buffer = vec![0_u8; 16 * 1024];
+                let (mut stream, mut buffer) = connect(&address).await;
                 let take = |n: usize| n.checked_sub(1);
                 while left
-                    .fetch_update(
-                        std::sync::atomic::Ordering::AcqRel,
-                        std::sync::atomic::Ordering::Acquire,
-                        take,
-                    )
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, take)
                     .is_ok()
                 {
                     stream.write_all(&request).await.expect("a request sent");
@@ -125,6 +115,15 @@ pub async fn send(address: &str, path: &str, connections: usize, total: usize) {
     for task in tasks {
         task.await.expect("a sending task");
     }
+}
+
+/// A keep-alive connection to `address`, and a buffer for its responses.
+async fn connect(address: &str) -> (TcpStream, Vec<u8>) {
+    let stream = TcpStream::connect(address)
+        .await
+        .expect("the server accepts");
+    stream.set_nodelay(true).ok();
+    (stream, vec![0_u8; 16 * 1024])
 }
 
 /// Reads one response; returns its status.

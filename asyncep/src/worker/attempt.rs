@@ -254,6 +254,10 @@ fn interrupted(started_at: Timestamp, why: &str) -> Attempt {
     }
 }
 
+/// Why an attempt's outcome went unrecorded at the end of a shutdown.
+const GRACE_OVER: &str =
+    "the shutdown grace ran out before the attempt could be recorded; the job will run again";
+
 /// Records the attempt, trying again while the store fails and the lease,
 /// still renewed by its heartbeat, holds. A finish repeated after a lost
 /// reply is recognised by the store, so it is never recorded twice. The
@@ -283,7 +287,7 @@ async fn finish(
                 let answer = tokio::select! {
                     answer = context.store.finish_and_claim(lease, outcome.clone(), request) => answer,
                     () = abort.cancelled() => {
-                        error!("the shutdown grace ran out before the attempt could be recorded; the job will run again");
+                        error!("{GRACE_OVER}");
                         return (false, Turn::Unanswered);
                     }
                 };
@@ -325,7 +329,7 @@ async fn finish(
                 return (false, turn);
             }
             () = abort.cancelled() => {
-                error!("the shutdown grace ran out before the attempt could be recorded; the job will run again");
+                error!("{GRACE_OVER}");
                 return (false, turn);
             }
         }

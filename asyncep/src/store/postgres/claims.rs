@@ -17,7 +17,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
-use super::group::{Flush, Group};
+use super::group::{Flush, Group, settle};
 use super::row::error;
 use super::statements::{Recovery, sql};
 use crate::caller::Caller;
@@ -84,16 +84,11 @@ async fn claim_rows(
         .iter()
         .all(|r| r.names == rows[0].names && r.lease == rows[0].lease);
     if rows.len() > 1 && alike {
-        match claim_many(pool, statements, &rows).await {
-            Ok(answers) => return answers.into_iter().map(Ok).collect(),
-            // Unreachable, or its answer lost: each worker repeats its
-            // claim under its id, as for a claim of its own.
-            Err(failure) if failure.is_transient() => {
-                return rows.iter().map(|_| Err(failure.shared())).collect();
-            }
-            Err(failure) => {
-                tracing::debug!(error = %failure, rows = rows.len(), "a batch of claims failed; making them one by one");
-            }
+        // Unreachable, or its answer lost: each worker repeats its claim
+        // under its id, as for a claim of its own.
+        let batch = claim_many(pool, statements, &rows).await;
+        if let Some(answers) = settle("claims", rows.len(), batch) {
+            return answers;
         }
     }
     let mut answers = Vec::with_capacity(rows.len());

@@ -175,6 +175,38 @@ impl<I: Send + 'static, O: Send + 'static> Drop for Slot<I, O> {
     }
 }
 
+/// What a batch's statement means for each of its `rows` callers: their
+/// answers; or, when the batch could not be sent or its answer was lost,
+/// that failure for every caller at once (each repeats its own write,
+/// which finds its earlier effect), rather than each waiting its turn on a
+/// database that may be down; or `None` when PostgreSQL refused the batch
+/// (a deadlock, one row the function refuses): `kind`'s rows are then
+/// written again one by one, each for its own answer.
+pub(super) fn settle<T>(
+    kind: &str,
+    rows: usize,
+    batch: Result<Vec<T>, StoreError>,
+) -> Option<Vec<Result<T, StoreError>>> {
+    match batch {
+        Ok(answers) if answers.len() == rows => Some(answers.into_iter().map(Ok).collect()),
+        Err(failure) if failure.is_transient() => {
+            Some((0..rows).map(|_| Err(failure.shared())).collect())
+        }
+        Ok(answers) => {
+            tracing::debug!(
+                rows,
+                answers = answers.len(),
+                "a batch of {kind} answered for other rows; writing them one by one"
+            );
+            None
+        }
+        Err(failure) => {
+            tracing::debug!(error = %failure, rows, "a batch of {kind} failed; writing them one by one");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -306,7 +306,7 @@ impl PostgresStore {
         job: NewJob,
     ) -> Result<Result<Created, JobId>, StoreError> {
         match (answer.outcome, answer.job_id) {
-            (0, _) => {
+            (CreateAnswer::NEW, _) => {
                 let created = answer
                     .created
                     .map(|c| Timestamp::from_micros(u64::try_from(c).unwrap_or(0)))
@@ -315,7 +315,7 @@ impl PostgresStore {
                 made.caller = job.caller;
                 Ok(Ok(Created::New(made)))
             }
-            (1, Some(id)) => Ok(Err(id.into())),
+            (CreateAnswer::EXISTING, Some(id)) => Ok(Err(id.into())),
             (2, Some(id)) => Err(StoreError::IdempotencyConflict {
                 existing: id.into(),
             }),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use sqlx::{PgPool, Row};
 
-use super::group::{Flush, Group};
+use super::group::{Flush, Group, settle};
 use super::row::error;
 use super::statements::sql;
 use crate::store::StoreError;
@@ -50,6 +50,13 @@ pub(super) struct CreateAnswer {
     pub(super) outcome: i32,
     pub(super) job_id: Option<uuid::Uuid>,
     pub(super) created: Option<i64>,
+}
+
+impl CreateAnswer {
+    /// `create_job` made the job.
+    pub(super) const NEW: i32 = 0;
+    /// `create_job` found the job a repeat names.
+    pub(super) const EXISTING: i32 = 1;
 }
 
 /// An attempt to record and the step after it: the arguments of
@@ -165,35 +172,26 @@ async fn create_rows(
             .await
             .map(|answers| rows.iter().zip(answers).map(own).collect());
     }
-    match batch {
-        Ok(answers) if answers.len() == rows.len() => answers.into_iter().map(Ok).collect(),
-        // Unreachable, or its answer lost twice: each caller hears so (a
-        // repeat finds its job), rather than wait for the rows one by one.
-        Err(failure) if failure.is_transient() => {
-            rows.iter().map(|_| Err(failure.shared())).collect()
-        }
-        failed => {
-            if let Err(failure) = failed {
-                tracing::debug!(error = %failure, rows = rows.len(), "a batch of creates failed; writing them one by one");
-            }
-            let mut answers = Vec::with_capacity(rows.len());
-            for row in &rows {
-                answers.push(create_one(pool, statements, row).await);
-            }
-            answers
-        }
+    if let Some(answers) = settle("creates", rows.len(), batch) {
+        return answers;
     }
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        answers.push(create_one(pool, statements, row).await);
+    }
+    answers
 }
 
 /// A create found again after a lost answer: under an id asyncep chose
 /// (no key, no client-chosen id: no fingerprint), it can only be the row's
 /// own, made by the batch whose answer was lost.
 fn own((row, answer): (&CreateRow, CreateAnswer)) -> CreateAnswer {
-    const NEW: i32 = 0;
-    const EXISTING: i32 = 1;
-    if answer.outcome == EXISTING && row.fingerprint.is_none() && answer.job_id == Some(row.id) {
+    if answer.outcome == CreateAnswer::EXISTING
+        && row.fingerprint.is_none()
+        && answer.job_id == Some(row.id)
+    {
         CreateAnswer {
-            outcome: NEW,
+            outcome: CreateAnswer::NEW,
             ..answer
         }
     } else {
@@ -280,25 +278,14 @@ async fn finish_rows(
         .fetch_all(pool)
         .await
         .map_err(error);
-    match batch {
-        Ok(done) if done.len() == rows.len() => done.into_iter().map(Ok).collect(),
-        // Unreachable, or its answer lost: each worker tries its finish
-        // again (a repeat is recognised), rather than wait for the rows
-        // one by one.
-        Err(failure) if failure.is_transient() => {
-            rows.iter().map(|_| Err(failure.shared())).collect()
-        }
-        failed => {
-            if let Err(failure) = failed {
-                tracing::debug!(error = %failure, rows = rows.len(), "a batch of finishes failed; writing them one by one");
-            }
-            let mut answers = Vec::with_capacity(rows.len());
-            for row in &rows {
-                answers.push(finish_one(pool, statements, row, retention).await);
-            }
-            answers
-        }
+    if let Some(answers) = settle("finishes", rows.len(), batch) {
+        return answers;
     }
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        answers.push(finish_one(pool, statements, row, retention).await);
+    }
+    answers
 }
 
 pub(super) async fn finish_one(
@@ -340,7 +327,7 @@ mod tests {
 
     fn existing(id: uuid::Uuid) -> CreateAnswer {
         CreateAnswer {
-            outcome: 1,
+            outcome: CreateAnswer::EXISTING,
             job_id: Some(id),
             created: None,
         }
@@ -349,14 +336,20 @@ mod tests {
     #[test]
     fn a_job_found_again_under_an_id_asyncep_chose_is_the_batchs_own() {
         let made = row(None);
-        assert_eq!(own((&made, existing(made.id))).outcome, 0);
+        assert_eq!(own((&made, existing(made.id))).outcome, CreateAnswer::NEW);
     }
 
     #[test]
     fn a_job_found_again_under_a_client_id_or_another_id_stays_a_repeat() {
         let chosen = row(Some(vec![1; 32]));
-        assert_eq!(own((&chosen, existing(chosen.id))).outcome, 1);
+        assert_eq!(
+            own((&chosen, existing(chosen.id))).outcome,
+            CreateAnswer::EXISTING
+        );
         let made = row(None);
-        assert_eq!(own((&made, existing(uuid::Uuid::new_v4()))).outcome, 1);
+        assert_eq!(
+            own((&made, existing(uuid::Uuid::new_v4()))).outcome,
+            CreateAnswer::EXISTING
+        );
     }
 }

@@ -210,12 +210,9 @@ async fn commit_group(
     }
     let mut pending: Vec<Pending> = Vec::with_capacity(group.len());
     for command in group {
-        conn.execute("SAVEPOINT op").await?;
+        conn.execute(SAVEPOINT).await?;
         let (held, failed) = run(conn, command, retention).await;
-        if failed {
-            conn.execute("ROLLBACK TO op").await?;
-        }
-        conn.execute("RELEASE op").await?;
+        release(conn, failed).await?;
         pending.push(held);
     }
     match conn.execute("COMMIT").await {
@@ -234,6 +231,19 @@ async fn commit_group(
             classify(failure)
         }
     }
+}
+
+/// Opens a savepoint: what is written after it can be undone alone. Nested
+/// ones share the name; SQLite's `ROLLBACK TO` and `RELEASE` take the latest.
+const SAVEPOINT: &str = "SAVEPOINT part";
+
+/// Closes the latest savepoint, its writes undone first if `failed`.
+async fn release(conn: &mut SqliteConnection, failed: bool) -> Result<(), sqlx::Error> {
+    if failed {
+        conn.execute("ROLLBACK TO part").await?;
+    }
+    conn.execute("RELEASE part").await?;
+    Ok(())
 }
 
 /// A failure of the transaction's own statements: the connection is kept
@@ -255,22 +265,15 @@ async fn turn(
     outcome: Outcome,
     request: &ClaimRequest,
 ) -> Result<Turned, StoreError> {
-    async fn end(conn: &mut SqliteConnection, failed: bool) -> Result<(), StoreError> {
-        if failed {
-            conn.execute("ROLLBACK TO part").await.map_err(error)?;
-        }
-        conn.execute("RELEASE part").await.map_err(error)?;
-        Ok(())
-    }
-    op.conn.execute("SAVEPOINT part").await.map_err(error)?;
+    op.conn.execute(SAVEPOINT).await.map_err(error)?;
     let finished = op.finish(lease, outcome).await;
-    end(op.conn, finished.is_err()).await?;
+    release(op.conn, finished.is_err()).await.map_err(error)?;
     let claimed = match &finished {
         Err(failure) if failure.is_transient() => None,
         _ => {
-            op.conn.execute("SAVEPOINT part").await.map_err(error)?;
+            op.conn.execute(SAVEPOINT).await.map_err(error)?;
             let claimed = op.claim(request).await;
-            end(op.conn, claimed.is_err()).await?;
+            release(op.conn, claimed.is_err()).await.map_err(error)?;
             Some(claimed)
         }
     };
